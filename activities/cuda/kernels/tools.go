@@ -1,0 +1,71 @@
+package kernels
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+)
+
+// ErrBadArgs is wrapped by every error caused by a call's arguments, so that
+// a pool can report it as a non-retryable activities.ErrBadArgs.
+var ErrBadArgs = errors.New("bad arguments")
+
+// ErrUnknownTool is wrapped by RunCPU's error for a tool this package does
+// not implement.
+var ErrUnknownTool = errors.New("unknown tool")
+
+// MaxElements bounds the floats in one matrix argument (256 Mi floats, 1 GiB).
+// Temporal's payload limit keeps real calls far smaller; the bound protects
+// pools from a call that would exhaust memory.
+const MaxElements = 1 << 28
+
+// Tools lists the tools implemented here, in the order pools report them.
+var Tools = []string{ToolTopK, ToolMatMul}
+
+// RunCPU runs tool on the CPU with JSON arguments (a Call's Args) and returns
+// its JSON output (a Result's Output): how the native pool serves these
+// tools when a step falls back from cuda. Argument errors wrap ErrBadArgs.
+func RunCPU(tool string, args json.RawMessage) (json.RawMessage, error) {
+	var out any
+	switch tool {
+	case ToolTopK:
+		var a TopKArgs
+		if err := Decode(tool, args, &a); err != nil {
+			return nil, err
+		}
+		r, err := TopKCPU(a)
+		if err != nil {
+			return nil, err
+		}
+		out = r
+	case ToolMatMul:
+		var a MatMulArgs
+		if err := Decode(tool, args, &a); err != nil {
+			return nil, err
+		}
+		r, err := MatMulCPU(a)
+		if err != nil {
+			return nil, err
+		}
+		out = r
+	default:
+		return nil, fmt.Errorf("%w: %q", ErrUnknownTool, tool)
+	}
+	return json.Marshal(out)
+}
+
+// Decode unmarshals a tool's JSON arguments into v, rejecting unknown fields
+// so that a misspelt argument fails the call instead of being ignored.
+// Errors wrap ErrBadArgs.
+func Decode(tool string, args json.RawMessage, v any) error {
+	if len(args) == 0 {
+		return fmt.Errorf("%w: %s: no arguments", ErrBadArgs, tool)
+	}
+	dec := json.NewDecoder(bytes.NewReader(args))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return fmt.Errorf("%w: %s: %v", ErrBadArgs, tool, err)
+	}
+	return nil
+}

@@ -1,0 +1,71 @@
+package cuda
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/tars-engine/tars/activities/cuda/kernels"
+)
+
+// matmulTile is the side of the matmul kernel's square blocks.
+const matmulTile = 16
+
+// MatMul multiplies the row-major m x k matrix a by the k x n matrix b on a
+// GPU and returns the m x n product, as kernels.MatMulFlat would (to float32
+// rounding: the GPU accumulates in float32). One thread computes one element.
+func (r *Runner) MatMul(ctx context.Context, a, b []float32, m, k, n int) ([]float32, Stats, error) {
+	if m <= 0 || k <= 0 || n <= 0 || len(a) != m*k || len(b) != k*n {
+		return nil, Stats{}, fmt.Errorf("%w: matmul: a has %d floats and b %d for %dx%d times %dx%d", kernels.ErrBadArgs, len(a), len(b), m, k, k, n)
+	}
+	if m > math.MaxUint16*matmulTile || n > math.MaxUint32-matmulTile {
+		return nil, Stats{}, fmt.Errorf("%w: matmul: %dx%d result is beyond the kernel's grid", errTooLarge, m, n)
+	}
+	if need := uint64(m*k+k*n+m*n) * 4; need > r.slotBytes {
+		return nil, Stats{}, fmt.Errorf("%w: matmul needs %.1f MiB of GPU memory, a slot has %.1f MiB (raise the pool's slot size)", errTooLarge, mib(need), mib(r.slotBytes))
+	}
+	c := make([]float32, m*n)
+
+	g, release, err := r.acquire(ctx)
+	if err != nil {
+		return nil, Stats{}, err
+	}
+	defer release()
+	st := Stats{Device: g.Ordinal}
+	err = g.do(r.d, func() error {
+		bufs := buffers{d: r.d}
+		defer bufs.free()
+		da, err := bufs.copyIn(a, &st)
+		if err != nil {
+			return err
+		}
+		db, err := bufs.copyIn(b, &st)
+		if err != nil {
+			return err
+		}
+		dc, err := bufs.alloc(uint64(m*n) * 4)
+		if err != nil {
+			return err
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		grid := [3]uint32{uint32((n + matmulTile - 1) / matmulTile), uint32((m + matmulTile - 1) / matmulTile), 1}
+		t := time.Now()
+		if err := r.d.launch(g.matmul, grid, [3]uint32{matmulTile, matmulTile, 1},
+			da, db, dc, uint32(m), uint32(n), uint32(k)); err != nil {
+			return err
+		}
+		if err := r.d.check("cuCtxSynchronize", r.d.cuCtxSynchronize()); err != nil {
+			return err
+		}
+		st.Kernel = time.Since(t)
+		return bufs.copyOut(c, dc, &st)
+	})
+	if err != nil {
+		r.fail(g, err)
+		return nil, st, fmt.Errorf("GPU %d: %w", g.Ordinal, err)
+	}
+	return c, st, nil
+}

@@ -1,0 +1,112 @@
+package hyperlight
+
+import (
+	"bufio"
+	"bytes"
+	"os"
+	"runtime"
+	"strconv"
+	"time"
+)
+
+// Config configures a Runner. The zero value of every field means its
+// default; only GuestsDir is usually set.
+type Config struct {
+	// GuestsDir holds the guests: a call for tool NAME runs
+	// GuestsDir/NAME.elf. A tool name that contains '/' or ends in ".elf"
+	// is a path instead, relative to GuestsDir unless absolute.
+	GuestsDir string
+
+	// VMBudget is the most micro-VMs alive at once, busy or warm, over all
+	// guests; Capacity reports it. Default: half the memory available to
+	// the process divided by DefaultMemoryMiB, at least 1 and at most
+	// 4 × GOMAXPROCS (calls are CPU-bound).
+	VMBudget int
+
+	// DefaultMemoryMiB is the guest memory of a call whose grants name no
+	// memory_mib, rounded up to 2 MiB. Untouched guest memory costs no host
+	// memory. Default 64; at least 8.
+	DefaultMemoryMiB int
+
+	// MaxMemoryMiB is the most a grant may ask for; a call asking more is
+	// refused with PolicyRefused. Default and ceiling 1024.
+	MaxMemoryMiB int
+
+	// MaxOutputBytes caps a call's output. A guest returning more faults
+	// (GuestFault). Default 1 MiB.
+	MaxOutputBytes int
+
+	// MaxLogBytes caps Result.Log. Beyond it the log is truncated, not the
+	// call. Default 64 KiB.
+	MaxLogBytes int
+
+	// DefaultTimeout bounds a call whose context has no deadline. Activity
+	// contexts always have one; this is a backstop. Default 1 minute.
+	DefaultTimeout time.Duration
+
+	// HostFuncs adds host functions guests may call when the policy
+	// grants them, beside the built-in "sha256" and "upper". A name here
+	// replaces a built-in of the same name.
+	HostFuncs map[string]HostFunc
+}
+
+const (
+	defaultMemoryMiB = 64
+	defaultMaxOutput = 1 << 20
+	defaultMaxLog    = 64 << 10
+	defaultTimeout   = time.Minute
+)
+
+// withDefaults returns c with every zero field set to its default.
+func (c Config) withDefaults() Config {
+	if c.DefaultMemoryMiB <= 0 {
+		c.DefaultMemoryMiB = defaultMemoryMiB
+	}
+	c.DefaultMemoryMiB = min(max(c.DefaultMemoryMiB, minMemoryMiB), maxMemoryMiB)
+	if c.MaxMemoryMiB <= 0 || c.MaxMemoryMiB > maxMemoryMiB {
+		c.MaxMemoryMiB = maxMemoryMiB
+	}
+	c.MaxMemoryMiB = max(c.MaxMemoryMiB, c.DefaultMemoryMiB)
+	if c.MaxOutputBytes <= 0 {
+		c.MaxOutputBytes = defaultMaxOutput
+	}
+	if c.MaxLogBytes <= 0 {
+		c.MaxLogBytes = defaultMaxLog
+	}
+	if c.DefaultTimeout <= 0 {
+		c.DefaultTimeout = defaultTimeout
+	}
+	if c.VMBudget <= 0 {
+		c.VMBudget = budgetFor(availableMemory(), c.DefaultMemoryMiB, runtime.GOMAXPROCS(0))
+	}
+	return c
+}
+
+// budgetFor is the default VMBudget: half of avail bytes split into guest
+// memories of memMiB, within [1, 4 × procs].
+func budgetFor(avail uint64, memMiB, procs int) int {
+	n := int(avail / 2 / (uint64(memMiB) << 20))
+	return max(1, min(n, 4*procs))
+}
+
+// memoryMiB rounds a guest memory size up to whole 2 MiB pages.
+func memoryMiB(mib int) int { return (mib + 1) &^ 1 }
+
+// availableMemory reads MemAvailable from /proc/meminfo, or assumes 2 GiB.
+func availableMemory() uint64 {
+	const fallback = 2 << 30
+	data, err := os.ReadFile("/proc/meminfo")
+	if err != nil {
+		return fallback
+	}
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	for sc.Scan() {
+		f := bytes.Fields(sc.Bytes())
+		if len(f) >= 2 && string(f[0]) == "MemAvailable:" {
+			if kib, err := strconv.ParseUint(string(f[1]), 10, 64); err == nil {
+				return kib << 10
+			}
+		}
+	}
+	return fallback
+}

@@ -1,0 +1,470 @@
+package hyperlight
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"runtime"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/tars-engine/tars/activities"
+	"github.com/tars-engine/tars/activities/hyperlight/kvm"
+)
+
+// kickSignal interrupts a vCPU thread inside KVM_RUN. The Go runtime always
+// installs a handler for SIGURG (its preemption signal) and tolerates
+// extra ones, so no handler of our own is needed; KVM_RUN then returns
+// EINTR, never restarted whatever SA_RESTART says.
+const kickSignal = unix.SIGURG
+
+// vm is one micro-VM: a KVM VM with one vCPU and its guest memory, owned
+// by one goroutine locked to one OS thread for its whole life (KVM binds a
+// vCPU to the thread that runs it, and the deadline kick signals that
+// thread). Calls reach it through jobs.
+type vm struct {
+	r   *Runner
+	img *image
+	lay *layout
+
+	kvm  *kvm.VM
+	cpu  *kvm.VCPU
+	mem  []byte // guest physical memory: MAP_PRIVATE over the image memfd
+	tid  int
+	jobs chan *job
+	done chan struct{} // closed when the goroutine has released everything
+
+	sregs   kvm.Sregs // 64-bit user mode; every call starts from these
+	restore [][]byte // writable regions of mem, reset by MADV_DONTNEED
+
+	dirty     bool // memory or registers differ from the snapshot
+	needFlush bool // a non-OUT exit may leave I/O pending in KVM
+	seq       uint64
+
+	kickMu sync.Mutex
+	cur    *job // the job running now, or nil; guarded by kickMu
+	kicked atomic.Bool
+
+	lastUsed time.Time // guarded by Runner.mu
+}
+
+// job is one call handed to a VM goroutine, and its outcome.
+type job struct {
+	ctx    context.Context
+	input  []byte
+	grants *activities.Grants
+	boot   bool // run _start to READY instead of a call
+
+	output  []byte
+	log     logBuffer
+	entry   uint64 // boot: the call entry the guest reported
+	err     error
+	keep    bool // the VM may serve another call
+	restore time.Duration
+	run     time.Duration
+	exits   int
+	done    chan struct{}
+}
+
+// startVM creates a VM for img on a new locked OS thread. mem is the guest
+// memory mapping it takes over (boot: the shared build mapping), or nil to
+// map the sealed snapshot privately. It returns once the VM is ready or
+// failed; the cost is what "vm.create_us" reports (about a millisecond).
+func (r *Runner) startVM(img *image, mem []byte) (*vm, error) {
+	v := &vm{
+		r:    r,
+		img:  img,
+		lay:  &img.lay,
+		jobs: make(chan *job),
+		done: make(chan struct{}),
+		mem:  mem,
+	}
+	ready := make(chan error, 1)
+	go v.loop(ready)
+	if err := <-ready; err != nil {
+		<-v.done
+		return nil, err
+	}
+	return v, nil
+}
+
+func (v *vm) loop(ready chan<- error) {
+	// Never unlocked: when this goroutine returns, its thread exits with
+	// it, so no other goroutine inherits a thread that KVM or a late kick
+	// signal still knows about.
+	runtime.LockOSThread()
+	defer close(v.done)
+	v.tid = unix.Gettid()
+	if err := v.create(); err != nil {
+		v.destroy()
+		ready <- err
+		return
+	}
+	ready <- nil
+	for j := range v.jobs {
+		v.serve(j)
+		j.done <- struct{}{}
+	}
+	v.destroy()
+}
+
+// create builds the VM: memory slots over v.mem, the MSR filter, the vCPU
+// with its CPUID model and 64-bit mode registers.
+func (v *vm) create() error {
+	r := v.r
+	var err error
+	if v.mem == nil {
+		if v.mem, err = v.img.mapPrivate(nil); err != nil {
+			return err
+		}
+	}
+	if v.kvm, err = r.sys.CreateVM(); err != nil {
+		return err
+	}
+	if err := v.kvm.SetTSSAddr(0xFFFBD000); err != nil {
+		return err
+	}
+	base := uint64(uintptr(unsafe.Pointer(&v.mem[0])))
+	for i, rg := range v.lay.regions() {
+		var flags uint32
+		if !rg.writable {
+			flags = kvm.MemReadonly
+		} else {
+			v.restore = append(v.restore, v.mem[rg.start:rg.end])
+		}
+		if err := v.kvm.SetUserMemoryRegion(kvm.MemoryRegion{
+			Slot: uint32(i), Flags: flags, GuestPhysAddr: rg.start,
+			MemorySize: rg.end - rg.start, UserspaceAddr: base + rg.start,
+		}); err != nil {
+			return err
+		}
+	}
+	if r.msrFilter {
+		if err := v.kvm.DenyGuestMSRs(); err != nil {
+			return err
+		}
+	}
+	if v.cpu, err = v.kvm.CreateVCPU(0); err != nil {
+		return err
+	}
+	if err := v.cpu.SetCPUID(r.cpuid); err != nil {
+		return err
+	}
+	if r.enforcePV {
+		if err := v.cpu.EnableCap(kvm.CapEnforcePVFeatureCPUID, 1); err != nil {
+			return err
+		}
+	}
+	var fresh kvm.Sregs
+	if err := v.cpu.GetSregs(&fresh); err != nil {
+		return err
+	}
+	v.sregs = userModeSregs(fresh)
+	if v.r.testHook != nil {
+		v.r.testHook(v)
+	}
+	if err := v.cpu.SetSregs(&v.sregs); err != nil {
+		return fmt.Errorf("%w (putting the vCPU in 64-bit user mode)", err)
+	}
+	return nil
+}
+
+// destroy releases the vCPU, the VM and the memory mapping.
+func (v *vm) destroy() {
+	if v.cpu != nil {
+		v.cpu.Close()
+	}
+	if v.kvm != nil {
+		v.kvm.Close()
+	}
+	if v.mem != nil {
+		unix.MunmapPtr(unsafe.Pointer(&v.mem[0]), uintptr(len(v.mem)))
+		v.mem = nil
+	}
+}
+
+// serve runs one job on the VM thread.
+func (v *vm) serve(j *job) {
+	t0 := time.Now()
+	if err := v.reset(j); err != nil {
+		j.err = activities.Retryable(activities.ErrToolFailed, err, "hyperlight: restoring VM for guest %q: %v", v.img.name, err)
+		j.keep = false
+		return
+	}
+	t1 := time.Now()
+	j.restore = t1.Sub(t0)
+
+	v.kickMu.Lock()
+	v.cur = j
+	v.kicked.Store(false)
+	v.cpu.SetImmediateExit(false)
+	v.kickMu.Unlock()
+	stop := context.AfterFunc(j.ctx, func() { v.kick(j) })
+
+	v.dirty = true
+	v.exec(j)
+
+	stop()
+	v.kickMu.Lock()
+	v.cur = nil
+	v.kickMu.Unlock()
+	j.run = time.Since(t1)
+	v.seq++
+}
+
+// kick stops job j if it is still the one running: immediate_exit makes a
+// KVM_RUN about to start return at once, the signal ends one in progress.
+func (v *vm) kick(j *job) {
+	v.kickMu.Lock()
+	defer v.kickMu.Unlock()
+	if v.cur != j {
+		return
+	}
+	v.kicked.Store(true)
+	_ = v.cpu.Interrupt(v.tid, kickSignal)
+}
+
+// reset brings the VM back to the snapshot and stages the job's input:
+// pending I/O is completed, writable memory dropped back to the memfd
+// contents, general and system registers staged for the next KVM_RUN.
+// x87/SSE state is reset by the entry stub. Debug registers and MSRs need
+// no reset: a user-mode guest cannot write them.
+func (v *vm) reset(j *job) error {
+	if v.needFlush {
+		// Complete an MMIO or IN exit left pending, without running guest
+		// code, so it cannot overwrite the registers staged below.
+		v.cpu.SetImmediateExit(true)
+		if err := v.cpu.Run(); err != nil && !errors.Is(err, unix.EINTR) {
+			return err
+		}
+		v.cpu.SetImmediateExit(false)
+		v.needFlush = false
+	}
+	if v.dirty {
+		for _, m := range v.restore {
+			if err := unix.Madvise(m, unix.MADV_DONTNEED); err != nil {
+				return fmt.Errorf("madvise(MADV_DONTNEED) over %d KiB: %w", len(m)>>10, err)
+			}
+		}
+		v.dirty = false
+	}
+	regs := kvm.Regs{RIP: entryAddr, RSP: v.lay.stackTop, RFLAGS: rflagsGuest}
+	if j.boot {
+		regs.RIP = v.lay.entry
+	} else {
+		le := binary.LittleEndian
+		le.PutUint64(v.mem[callAddr:], uint64(len(j.input)))
+		le.PutUint64(v.mem[callAddr+8:], v.seq)
+		copy(v.mem[inputAddr:], j.input)
+	}
+	if v.r.syncRegs {
+		v.cpu.StageRegs(&regs, &v.sregs)
+		return nil
+	}
+	if err := v.cpu.SetSregs(&v.sregs); err != nil {
+		return err
+	}
+	return v.cpu.SetRegs(&regs)
+}
+
+// exec runs the vCPU until the job ends, handling its port calls.
+func (v *vm) exec(j *job) {
+	j.keep = true
+	for {
+		err := v.cpu.Run()
+		j.exits++
+		if err != nil {
+			if errors.Is(err, unix.EINTR) {
+				if v.kicked.Load() {
+					v.stopped(j)
+					return
+				}
+				continue // a stray signal (the Go runtime's own SIGURG)
+			}
+			j.keep = false
+			j.err = activities.Retryable(activities.ErrToolFailed, err, "hyperlight: KVM_RUN failed for guest %q: %v", v.img.name, err)
+			return
+		}
+		reason := v.cpu.ExitReason()
+		if reason != kvm.ExitIO {
+			v.needFlush = true
+		}
+		switch reason {
+		case kvm.ExitIO:
+			if v.port(j) {
+				return
+			}
+		case kvm.ExitIntr:
+			if v.kicked.Load() {
+				v.stopped(j)
+				return
+			}
+		case kvm.ExitMMIO:
+			m := v.cpu.MMIO()
+			v.fault(j, describeMMIO(v.lay, m), false)
+			return
+		case kvm.ExitHLT:
+			v.fault(j, "the guest halted (HLT) without returning a result", false)
+			return
+		case kvm.ExitShutdown:
+			v.fault(j, "triple fault: the CPU could not deliver an exception (broken IDT or stack)", true)
+			return
+		case kvm.ExitInternalError:
+			v.fault(j, describeInternal(v.cpu.InternalError()), true)
+			return
+		case kvm.ExitFailEntry:
+			v.fault(j, fmt.Sprintf("VM entry failed (hardware reason %#x)", v.cpu.HardwareReason()), true)
+			return
+		default:
+			v.fault(j, "unexpected exit "+kvm.ExitName(reason), true)
+			return
+		}
+	}
+}
+
+// port handles a port I/O exit. It reports whether the job is over.
+func (v *vm) port(j *job) bool {
+	io := v.cpu.IO()
+	if io.Direction != kvm.IOOut || io.Size != 4 || io.Count != 1 || len(io.Data) != 4 {
+		v.needFlush = true
+		dir := "OUT"
+		if io.Direction == kvm.IOIn {
+			dir = "IN"
+		}
+		v.fault(j, fmt.Sprintf("unknown port %#x (%s, %d bytes): the ABI has only 32-bit OUTs to ports %#x-%#x",
+			io.Port, dir, io.Size, portReady, portHostCall), false)
+		return true
+	}
+	arg := uint64(binary.LittleEndian.Uint32(io.Data))
+	switch io.Port {
+	case portReady:
+		if !j.boot {
+			v.fault(j, "READY outside initialisation", false)
+			return true
+		}
+		j.entry = arg
+		return true
+	case portResult:
+		if j.boot {
+			v.fault(j, "RESULT during initialisation (tars_init must not call tars_return)", false)
+			return true
+		}
+		ptr, n, ok := v.buf(arg)
+		switch {
+		case !ok:
+			v.fault(j, fmt.Sprintf("RESULT argument block at %#x is outside guest memory", arg), false)
+		case n > uint64(v.r.cfg.MaxOutputBytes):
+			v.fault(j, fmt.Sprintf("output of %d bytes exceeds the limit of %d bytes (MaxOutputBytes)", n, v.r.cfg.MaxOutputBytes), false)
+		case !v.lay.inRAM(ptr, n):
+			v.fault(j, fmt.Sprintf("output buffer %#x+%d lies outside guest memory", ptr, n), false)
+		default:
+			j.output = slices.Clone(v.mem[ptr : ptr+n])
+		}
+		return true
+	case portLog:
+		ptr, n, ok := v.buf(arg)
+		if !ok || !v.lay.inRAM(ptr, n) {
+			v.fault(j, fmt.Sprintf("LOG buffer at %#x is outside guest memory", arg), false)
+			return true
+		}
+		j.log.add(v.mem[ptr:ptr+n], v.r.cfg.MaxLogBytes)
+		return false
+	case portAbort:
+		ptr, n, ok := v.buf(arg)
+		if !ok || !v.lay.inRAM(ptr, n) {
+			v.fault(j, fmt.Sprintf("ABORT message at %#x is outside guest memory", arg), false)
+			return true
+		}
+		j.err = abortError(v.img.name, v.mem[ptr:ptr+min(n, maxAbortMessage)], j.boot)
+		return true
+	case portHostCall:
+		return v.hostCall(j, arg)
+	case portFault:
+		v.exception(j, arg)
+		return true
+	}
+	v.fault(j, fmt.Sprintf("unknown port %#x (OUT, 4 bytes)", io.Port), false)
+	return true
+}
+
+// buf reads a tars_buf {ptr, len} at addr.
+func (v *vm) buf(addr uint64) (ptr, n uint64, ok bool) {
+	if !v.lay.inRAM(addr, 16) {
+		return 0, 0, false
+	}
+	le := binary.LittleEndian
+	return le.Uint64(v.mem[addr:]), le.Uint64(v.mem[addr+8:]), true
+}
+
+// rip reads the guest's instruction pointer, for error messages.
+func (v *vm) rip() uint64 {
+	var r kvm.Regs
+	if err := v.cpu.GetRegs(&r); err != nil {
+		return 0
+	}
+	return r.RIP
+}
+
+// fault ends j with GuestFault. discard marks the VM unfit for reuse (its
+// CPU state after a triple fault or a failed entry is not worth trusting).
+func (v *vm) fault(j *job, reason string, discard bool) {
+	j.err = faultError(v.img.name, reason, v.rip(), j.boot)
+	if discard {
+		j.keep = false
+	}
+}
+
+// exception reports an exception delivered to the host's stub: the frame
+// the CPU pushed on the IST stack says where it happened.
+func (v *vm) exception(j *job, vector uint64) {
+	var regs kvm.Regs
+	var sregs kvm.Sregs
+	if err := v.cpu.GetRegs(&regs); err != nil {
+		v.fault(j, fmt.Sprintf("exception %d (registers unreadable: %v)", vector, err), true)
+		return
+	}
+	_ = v.cpu.GetSregs(&sregs)
+	frame := regs.RSP
+	var code uint64
+	hasCode := exceptionHasCode(vector)
+	le := binary.LittleEndian
+	if !v.lay.inRAM(frame, 48) {
+		j.err = faultError(v.img.name, fmt.Sprintf("exception %s with an unreadable frame", exceptionName(vector)), regs.RIP, j.boot)
+		return
+	}
+	if hasCode {
+		code = le.Uint64(v.mem[frame:])
+		frame += 8
+	}
+	rip := le.Uint64(v.mem[frame:])
+	j.err = faultError(v.img.name, describeException(v.lay, vector, code, sregs.CR2, le.Uint64(v.mem[frame+24:])), rip, j.boot)
+}
+
+// stopped ends j after a kick: at its deadline, or because it was canceled.
+func (v *vm) stopped(j *job) {
+	rip := v.rip()
+	if errors.Is(context.Cause(j.ctx), context.DeadlineExceeded) || errors.Is(j.ctx.Err(), context.DeadlineExceeded) {
+		j.err = deadlineError(v.img.name, j.ctx, rip, j.boot)
+		return
+	}
+	j.err = fmt.Errorf("hyperlight: guest %q stopped (rip=%#x): %w", v.img.name, rip, j.ctx.Err())
+}
+
+// call hands j to the VM goroutine and waits for it. The kick, not this
+// wait, enforces the deadline.
+func (v *vm) call(j *job) {
+	v.jobs <- j
+	<-j.done
+}
+
+// close stops the VM goroutine, which releases everything, and waits.
+func (v *vm) close() {
+	close(v.jobs)
+	<-v.done
+}

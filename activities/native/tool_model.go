@@ -1,0 +1,273 @@
+package native
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/tars-engine/tars/activities"
+)
+
+// Model providers model.chat speaks.
+const (
+	ProviderOpenAI = "openai" // any endpoint speaking OpenAI's chat-completions protocol
+	ProviderEcho   = "echo"   // a stand-in that answers with the prompt; not a model
+)
+
+// modelArgs are model.chat's args. Unknown fields are tolerated here, unlike
+// in the other tools, because the compiler writes them from the agent's
+// model block, which may gain fields before this runner knows them.
+type modelArgs struct {
+	Model  modelSpec `json:"model"`
+	System string    `json:"system"`
+	Prompt string    `json:"prompt"`
+	Output string    `json:"output"` // "text" (default) or "json"
+}
+
+type modelSpec struct {
+	Provider    string   `json:"provider"`
+	Name        string   `json:"name"`
+	Endpoint    string   `json:"endpoint"`
+	APIKeyEnv   string   `json:"api_key_env"`
+	Temperature *float64 `json:"temperature"`
+	MaxTokens   int      `json:"max_tokens"`
+}
+
+type modelUsage struct {
+	PromptTokens     int `json:"prompt_tokens"`
+	CompletionTokens int `json:"completion_tokens"`
+	TotalTokens      int `json:"total_tokens"`
+}
+
+type modelOutput struct {
+	Content      string          `json:"content"`
+	Model        string          `json:"model"`
+	Usage        modelUsage      `json:"usage"`
+	FinishReason string          `json:"finish_reason,omitempty"`
+	JSON         json.RawMessage `json:"json,omitempty"`
+}
+
+// The OpenAI chat-completions wire format, as much of it as model.chat uses.
+type (
+	chatRequest struct {
+		Model       string        `json:"model"`
+		Messages    []chatMessage `json:"messages"`
+		Temperature *float64      `json:"temperature,omitempty"`
+		MaxTokens   int           `json:"max_tokens,omitempty"`
+	}
+	chatMessage struct {
+		Role    string `json:"role"`
+		Content string `json:"content"`
+	}
+	chatResponse struct {
+		Model   string `json:"model"`
+		Choices []struct {
+			Message      chatMessage `json:"message"`
+			FinishReason string      `json:"finish_reason"`
+		} `json:"choices"`
+		Usage *modelUsage `json:"usage"`
+	}
+	chatError struct {
+		Error struct {
+			Message string `json:"message"`
+			Type    string `json:"type"`
+		} `json:"error"`
+	}
+)
+
+// runModelChat asks a model and returns {"content", "model", "usage"},
+// plus "json" when args.output is "json". The total token count goes to
+// Result.Metrics["tokens"] for the run's budget.
+func (r *Runner) runModelChat(ctx context.Context, call activities.Call) (activities.Result, error) {
+	const tool = "model.chat"
+	var args modelArgs
+	if err := json.Unmarshal(orEmptyObject(call.Args), &args); err != nil {
+		return activities.Result{}, badArgs(tool, "%s", describeDecodeError(err, &args))
+	}
+	if args.Output != "" && args.Output != "text" && args.Output != "json" {
+		return activities.Result{}, badArgs(tool, `"output" is "text" or "json", not %q`, args.Output)
+	}
+	var (
+		out modelOutput
+		err error
+	)
+	switch args.Model.Provider {
+	case ProviderOpenAI:
+		out, err = r.chatOpenAI(ctx, args)
+	case ProviderEcho:
+		out = chatEcho(args)
+	case "":
+		return activities.Result{}, badArgs(tool, `"model.provider" is required: %q or %q`, ProviderOpenAI, ProviderEcho)
+	default:
+		return activities.Result{}, badArgs(tool, "unknown model provider %q; model.chat speaks %q (any OpenAI-compatible endpoint) and %q",
+			args.Model.Provider, ProviderOpenAI, ProviderEcho)
+	}
+	if err != nil {
+		return activities.Result{}, err
+	}
+	if args.Output == "json" {
+		text := stripCodeFence(out.Content)
+		if !json.Valid([]byte(text)) {
+			return activities.Result{}, failed(tool, nil, "the model's answer is not JSON, and the step asked for output: json: %s", snippet([]byte(out.Content), 200))
+		}
+		out.JSON = json.RawMessage(text)
+	}
+	res, err := output(tool, out)
+	if err != nil {
+		return res, err
+	}
+	res.Metrics = map[string]float64{"tokens": float64(out.Usage.TotalTokens)}
+	return res, nil
+}
+
+// chatOpenAI makes one chat-completions request. 429 and 5xx answers are
+// retryable (429 honours Retry-After); any other 4xx is not, and carries
+// the provider's own message.
+func (r *Runner) chatOpenAI(ctx context.Context, args modelArgs) (modelOutput, error) {
+	const tool = "model.chat"
+	m := args.Model
+	if m.Endpoint == "" || m.Name == "" {
+		return modelOutput{}, badArgs(tool, `provider "openai" needs model.endpoint (e.g. "https://api.openai.com/v1") and model.name`)
+	}
+	req := chatRequest{Model: m.Name, Temperature: m.Temperature, MaxTokens: m.MaxTokens}
+	if args.System != "" {
+		req.Messages = append(req.Messages, chatMessage{Role: "system", Content: args.System})
+	}
+	req.Messages = append(req.Messages, chatMessage{Role: "user", Content: args.Prompt})
+	body, err := json.Marshal(req)
+	if err != nil {
+		return modelOutput{}, badArgs(tool, "%v", err)
+	}
+	endpoint := strings.TrimRight(m.Endpoint, "/") + "/chat/completions"
+	httpReq, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, bytes.NewReader(body))
+	if err != nil {
+		return modelOutput{}, badArgs(tool, "model.endpoint %q: %v", m.Endpoint, err)
+	}
+	httpReq.Header.Set("Content-Type", "application/json")
+	httpReq.Header.Set("Accept", "application/json")
+	keyHint := ""
+	if m.APIKeyEnv != "" {
+		if key := os.Getenv(m.APIKeyEnv); key != "" {
+			httpReq.Header.Set("Authorization", "Bearer "+key)
+		} else {
+			keyHint = fmt.Sprintf(" (model.api_key_env names %s, which is empty on this worker)", m.APIKeyEnv)
+		}
+	}
+
+	resp, err := r.model.Do(httpReq)
+	if err != nil {
+		if ctx.Err() != nil {
+			return modelOutput{}, fmt.Errorf("%s: %s: %w", tool, endpoint, ctx.Err())
+		}
+		return modelOutput{}, failed(tool, err, "POST %s failed", endpoint)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, r.cfg.HTTPMaxBytes+1))
+	if err != nil {
+		return modelOutput{}, failed(tool, err, "reading the answer of %s", endpoint)
+	}
+	if int64(len(data)) > r.cfg.HTTPMaxBytes {
+		return modelOutput{}, tooLarge(tool, "the answer of %s is over %d bytes (Config.HTTPMaxBytes)", endpoint, r.cfg.HTTPMaxBytes)
+	}
+
+	switch code := resp.StatusCode; {
+	case code == http.StatusTooManyRequests:
+		return modelOutput{}, temporal.NewApplicationErrorWithOptions(
+			fmt.Sprintf("%s: %s is rate limiting (429): %s", tool, endpoint, providerMessage(data)),
+			activities.ErrToolFailed,
+			temporal.ApplicationErrorOptions{NextRetryDelay: retryAfter(resp.Header.Get("Retry-After"))})
+	case code >= 500:
+		return modelOutput{}, failed(tool, nil, "%s answered %s: %s", endpoint, resp.Status, providerMessage(data))
+	case code >= 400:
+		return modelOutput{}, badArgs(tool, "%s refused the request with %s: %s%s", endpoint, resp.Status, providerMessage(data), keyHint)
+	case code >= 300:
+		return modelOutput{}, badArgs(tool, "%s answered %s; point model.endpoint at the API itself", endpoint, resp.Status)
+	}
+
+	var cr chatResponse
+	if err := json.Unmarshal(data, &cr); err != nil {
+		return modelOutput{}, failed(tool, err, "%s answered with something other than a chat completion: %s", endpoint, snippet(data, 200))
+	}
+	if len(cr.Choices) == 0 {
+		return modelOutput{}, failed(tool, nil, "%s answered with no choices", endpoint)
+	}
+	out := modelOutput{
+		Content:      cr.Choices[0].Message.Content,
+		Model:        cmp.Or(cr.Model, m.Name),
+		FinishReason: cr.Choices[0].FinishReason,
+	}
+	if cr.Usage != nil {
+		out.Usage = *cr.Usage
+		if out.Usage.TotalTokens == 0 {
+			out.Usage.TotalTokens = out.Usage.PromptTokens + out.Usage.CompletionTokens
+		}
+	}
+	return out, nil
+}
+
+// chatEcho is the "echo" provider: it answers with the prompt itself, so
+// metascripts with reason steps run in demos and tests without a model
+// server. Its usage counts words, not tokens, so that budgets can be tried.
+func chatEcho(args modelArgs) modelOutput {
+	prompt := len(strings.Fields(args.System)) + len(strings.Fields(args.Prompt))
+	completion := len(strings.Fields(args.Prompt))
+	return modelOutput{
+		Content:      args.Prompt,
+		Model:        ProviderEcho,
+		FinishReason: "stop",
+		Usage:        modelUsage{PromptTokens: prompt, CompletionTokens: completion, TotalTokens: prompt + completion},
+	}
+}
+
+// providerMessage returns the message of an OpenAI-style error body, or the
+// start of the body.
+func providerMessage(data []byte) string {
+	var e chatError
+	if json.Unmarshal(data, &e) == nil && e.Error.Message != "" {
+		return e.Error.Message
+	}
+	return snippet(data, 300)
+}
+
+// retryAfter reads a Retry-After header given in seconds; 0 leaves the
+// delay to the step's retry policy.
+func retryAfter(h string) time.Duration {
+	if s, err := strconv.Atoi(strings.TrimSpace(h)); err == nil && s > 0 {
+		return time.Duration(s) * time.Second
+	}
+	if t, err := http.ParseTime(h); err == nil {
+		return max(time.Until(t), 0)
+	}
+	return 0
+}
+
+// stripCodeFence removes a Markdown code fence around an answer, which
+// models add even when asked for bare JSON.
+func stripCodeFence(s string) string {
+	s = strings.TrimSpace(s)
+	if !strings.HasPrefix(s, "```") || !strings.HasSuffix(s, "```") || len(s) < 6 {
+		return s
+	}
+	inner := strings.TrimSuffix(s[3:], "```")
+	if nl := strings.IndexByte(inner, '\n'); nl >= 0 {
+		inner = inner[nl+1:] // drop the info string, e.g. "json"
+	}
+	return strings.TrimSpace(inner)
+}
+
+func orEmptyObject(raw json.RawMessage) json.RawMessage {
+	if len(bytes.TrimSpace(raw)) == 0 {
+		return json.RawMessage("{}")
+	}
+	return raw
+}

@@ -1,0 +1,180 @@
+package native
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/tars-engine/tars/activities"
+)
+
+type shellArgs struct {
+	Argv    []string          `json:"argv"`
+	Command json.RawMessage   `json:"command"` // refused with an explanation; see runShell
+	Dir     string            `json:"dir"`
+	Env     map[string]string `json:"env"`
+	Stdin   *string           `json:"stdin"`
+	Timeout *duration         `json:"timeout"`
+	Check   bool              `json:"check"`
+}
+
+type shellOutput struct {
+	ExitCode int    `json:"exit_code"`
+	Stdout   string `json:"stdout"`
+	Stderr   string `json:"stderr"`
+}
+
+const (
+	// stderrMaxBytes is how much of the end of stderr a call keeps (or an
+	// eighth of Config.OutputMaxBytes, if less): the last lines are the
+	// ones that say what went wrong.
+	stderrMaxBytes = 64 << 10
+	// shellWaitDelay is how long a call waits for the pipes to close after
+	// the process ends or is killed, in case a grandchild holds them.
+	shellWaitDelay = 2 * time.Second
+)
+
+// inheritedEnv are the host variables every command gets; the policy's
+// grants.env adds more by name. The worker's other variables (credentials
+// among them) are not passed on.
+var inheritedEnv = []string{"PATH", "HOME"}
+
+// runShell runs a program from an argument vector, never through a shell,
+// and only when the policy grants it. A non-zero exit is an output unless
+// args.check is true.
+func (r *Runner) runShell(ctx context.Context, call activities.Call) (activities.Result, error) {
+	const tool = "shell"
+	if !call.Grants.Shell {
+		return activities.Result{}, refused(tool, "running programs is not granted; set policy.grants.shell: true to allow it")
+	}
+	var args shellArgs
+	if err := decodeArgs(tool, call.Args, &args); err != nil {
+		return activities.Result{}, err
+	}
+	if args.Command != nil {
+		return activities.Result{}, badArgs(tool, `"command" is not accepted: a command string would be parsed by a shell, `+
+			`and a value spliced into it from an expression could run anything. Give "argv", the program and its arguments `+
+			`as a list, e.g. {"argv": ["ls", "-l", "${inputs.dir}"]}`)
+	}
+	if len(args.Argv) == 0 || args.Argv[0] == "" {
+		return activities.Result{}, badArgs(tool, `"argv" must name a program, e.g. {"argv": ["ls", "-l"]}`)
+	}
+
+	runCtx := ctx
+	if args.Timeout != nil && *args.Timeout > 0 {
+		var cancel context.CancelFunc
+		runCtx, cancel = context.WithTimeout(ctx, time.Duration(*args.Timeout))
+		defer cancel()
+	}
+	stdout := &headBuffer{max: int(r.cfg.OutputMaxBytes)}
+	stderr := &tailBuffer{max: int(min(stderrMaxBytes, r.cfg.OutputMaxBytes/8))}
+	cmd := exec.CommandContext(runCtx, args.Argv[0], args.Argv[1:]...)
+	cmd.Dir = args.Dir
+	cmd.Env = shellEnv(call.Grants.Env, args.Env)
+	cmd.Stdout, cmd.Stderr = stdout, stderr
+	if args.Stdin != nil {
+		cmd.Stdin = strings.NewReader(*args.Stdin)
+	}
+	cmd.WaitDelay = shellWaitDelay
+	killProcessGroup(cmd)
+
+	err := cmd.Run()
+	var exitErr *exec.ExitError
+	switch {
+	case ctx.Err() != nil:
+		return activities.Result{}, fmt.Errorf("%s: %s: %w", tool, args.Argv[0], ctx.Err())
+	case runCtx.Err() != nil:
+		return activities.Result{}, failed(tool, nil, "%s did not finish within %s and was killed", args.Argv[0], time.Duration(*args.Timeout))
+	case err == nil, errors.As(err, &exitErr), errors.Is(err, exec.ErrWaitDelay):
+		// ran; the exit code says how it went
+	case errors.Is(err, exec.ErrNotFound):
+		return activities.Result{}, badArgs(tool, "program %q is not in the worker's PATH", args.Argv[0])
+	default:
+		return activities.Result{}, badArgs(tool, "cannot start %q: %v", args.Argv[0], err)
+	}
+	if stdout.dropped > 0 {
+		return activities.Result{}, tooLarge(tool, "%s wrote %d bytes to stdout, over the limit of %d (Config.OutputMaxBytes)",
+			args.Argv[0], int64(stdout.buf.Len())+stdout.dropped, r.cfg.OutputMaxBytes)
+	}
+	out := shellOutput{ExitCode: cmd.ProcessState.ExitCode(), Stdout: stdout.buf.String(), Stderr: stderr.String()}
+	if args.Check && out.ExitCode != 0 {
+		return activities.Result{}, failed(tool, nil, "%s exited with status %d: %s", args.Argv[0], out.ExitCode, lastBytes(out.Stderr, 500))
+	}
+	return output(tool, out)
+}
+
+// shellEnv builds a command's environment: PATH and HOME, the variables
+// the policy grants by name, then the call's own, which win.
+func shellEnv(granted []string, own map[string]string) []string {
+	var env []string
+	for _, name := range slices.Concat(inheritedEnv, granted) {
+		if v, ok := os.LookupEnv(name); ok {
+			env = append(env, name+"="+v)
+		}
+	}
+	names := make([]string, 0, len(own))
+	for name := range own {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		env = append(env, name+"="+own[name])
+	}
+	return env
+}
+
+// headBuffer keeps the first max bytes written and counts the rest. It
+// never fails a write, so that a chatty program is not killed by SIGPIPE
+// halfway through.
+type headBuffer struct {
+	buf     strings.Builder
+	max     int
+	dropped int64
+}
+
+func (b *headBuffer) Write(p []byte) (int, error) {
+	keep := min(len(p), b.max-b.buf.Len())
+	b.buf.Write(p[:keep])
+	b.dropped += int64(len(p) - keep)
+	return len(p), nil
+}
+
+// tailBuffer keeps the last max bytes written.
+type tailBuffer struct {
+	buf     []byte
+	max     int
+	dropped int64
+}
+
+func (b *tailBuffer) Write(p []byte) (int, error) {
+	b.buf = append(b.buf, p...)
+	if over := len(b.buf) - b.max; over > 0 {
+		b.dropped += int64(over)
+		b.buf = append(b.buf[:0], b.buf[over:]...)
+	}
+	return len(p), nil
+}
+
+func (b *tailBuffer) String() string {
+	if b.dropped > 0 {
+		return fmt.Sprintf("[%d earlier bytes dropped]\n%s", b.dropped, b.buf)
+	}
+	return string(b.buf)
+}
+
+func lastBytes(s string, n int) string {
+	s = strings.TrimSpace(s)
+	if len(s) > n {
+		return "…" + s[len(s)-n:]
+	}
+	if s == "" {
+		return "(no stderr)"
+	}
+	return s
+}

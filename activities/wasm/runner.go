@@ -1,0 +1,309 @@
+package wasm
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/experimental"
+	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
+
+	"github.com/tars-engine/tars/activities"
+)
+
+// Runtime is the runtime name this package serves.
+const Runtime = "wasm"
+
+// Runner runs tool calls as WebAssembly modules under wazero. It
+// implements activities.Runner and is safe for concurrent use.
+type Runner struct {
+	cfg     Config
+	cache   wazero.CompilationCache
+	plain   *engine // close-on-context-done: every tool not in cfg.Trusted
+	trusted *engine // nil unless cfg.Trusted is set
+	isTrust map[string]bool
+	client  *http.Client
+
+	filesMu sync.Mutex
+	files   map[string]*fileState // by module path
+
+	states sync.Pool // *callState
+	closed atomic.Bool
+}
+
+var _ activities.Runner = (*Runner)(nil)
+
+// New creates a Runner: a compilation cache (on disk when cfg.CacheDir is
+// set), a wazero runtime with WASI and the "tars" host module, and a second
+// runtime for trusted tools when cfg.Trusted is set. Modules are compiled
+// on first use, not here. Close releases it all.
+func New(cfg Config) (*Runner, error) {
+	cfg = cfg.withDefaults()
+	r := &Runner{
+		cfg:     cfg,
+		isTrust: make(map[string]bool, len(cfg.Trusted)),
+		client:  newFetchClient(),
+		files:   make(map[string]*fileState),
+	}
+	r.states.New = func() any { return newCallState(r.cfg.MaxOutputBytes, r.cfg.MaxLogBytes) }
+	if cfg.CacheDir != "" {
+		c, err := wazero.NewCompilationCacheWithDir(cfg.CacheDir)
+		if err != nil {
+			return nil, fmt.Errorf("wasm: compilation cache in %s: %w", cfg.CacheDir, err)
+		}
+		r.cache = c
+	} else {
+		r.cache = wazero.NewCompilationCache()
+	}
+	var err error
+	if r.plain, err = r.newEngine(true); err != nil {
+		_ = r.Close()
+		return nil, err
+	}
+	for _, t := range cfg.Trusted {
+		r.isTrust[strings.TrimPrefix(t, Runtime+":")] = true
+	}
+	if len(r.isTrust) > 0 {
+		if r.trusted, err = r.newEngine(false); err != nil {
+			_ = r.Close()
+			return nil, err
+		}
+	}
+	return r, nil
+}
+
+func (r *Runner) newEngine(ensureEnd bool) (*engine, error) {
+	ctx := context.Background()
+	rc := wazero.NewRuntimeConfig().
+		WithCompilationCache(r.cache).
+		WithCloseOnContextDone(ensureEnd).
+		WithMemoryLimitPages(uint32(r.cfg.MaxMemoryMiB) * (1 << 20 / wasmPageSize))
+	rt := wazero.NewRuntimeWithConfig(ctx, rc)
+	if _, err := wasi_snapshot_preview1.Instantiate(ctx, rt); err != nil {
+		_ = rt.Close(ctx)
+		return nil, fmt.Errorf("wasm: instantiate WASI: %w", err)
+	}
+	if err := r.instantiateHost(ctx, rt); err != nil {
+		_ = rt.Close(ctx)
+		return nil, fmt.Errorf("wasm: instantiate host module %q: %w", HostModule, err)
+	}
+	return &engine{rt: rt, ensureEnd: ensureEnd, mods: make(map[string]*module)}, nil
+}
+
+// Runtime returns "wasm".
+func (r *Runner) Runtime() string { return Runtime }
+
+// Tools lists the modules in ModulesDir by name. It reads the directory on
+// every call; it does not read or compile the modules.
+func (r *Runner) Tools() []string {
+	if r.cfg.ModulesDir == "" {
+		return nil
+	}
+	names, _ := toolNames(r.cfg.ModulesDir)
+	return names
+}
+
+// Capacity returns Config.Capacity, or the default derived from memory
+// (see Config.Capacity).
+func (r *Runner) Capacity() int { return r.cfg.Capacity }
+
+// Run runs one call: it finds the tool's module (one stat when unchanged),
+// checks its digest against call.Digest, compiles it on first use,
+// instantiates a fresh anonymous instance with the call's grants and
+// memory limit, feeds call.Args to stdin, runs _start under the context's
+// deadline, and returns stdout as the output once it is checked to be JSON.
+//
+// Every failure is an activities error with a stable type: ModuleNotFound,
+// ModuleInvalid, ModuleChanged, PolicyRefused, WasmMemoryLimit, WasmTrap,
+// WasmExit, WasmDeadline (retryable), OutputTooLarge and ToolFailed.
+func (r *Runner) Run(ctx context.Context, call activities.Call) (activities.Result, error) {
+	if r.closed.Load() {
+		return activities.Result{}, errors.New("wasm: runner is closed")
+	}
+	tool := strings.TrimPrefix(call.Tool, Runtime+":")
+	if tool == "" {
+		return activities.Result{}, activities.NonRetryable(activities.ErrToolNotFound, nil, "wasm: call names no tool")
+	}
+
+	path, digest, data, err := r.source(tool)
+	if err != nil {
+		return activities.Result{}, err
+	}
+	if call.Digest != "" && !sameDigest(call.Digest, digest) {
+		return activities.Result{}, activities.NonRetryable(activities.ErrModuleChanged, nil,
+			"wasm: module for tool %q changed since the plan was compiled: the plan recorded sha256 %s, %s now has sha256 %s; recompile the metascript to accept the new module",
+			tool, call.Digest, path, digest)
+	}
+
+	limitMiB := r.cfg.DefaultMemoryMiB
+	if g := call.Grants.MemoryMiB; g > 0 {
+		if g > r.cfg.MaxMemoryMiB {
+			return activities.Result{}, activities.NonRetryable(activities.ErrPolicyRefused, nil,
+				"wasm: %s asks for %d MiB of memory; this pool allows at most %d MiB", tool, g, r.cfg.MaxMemoryMiB)
+		}
+		limitMiB = g
+	}
+	limit := uint64(limitMiB) << 20
+
+	eng := r.plain
+	if r.trusted != nil && r.isTrust[tool] {
+		eng = r.trusted
+	}
+	mod, compileTook, err := eng.compile(ctx, r, tool, path, digest, data)
+	if err != nil {
+		return activities.Result{}, err
+	}
+	if mod.minBytes > limit {
+		return activities.Result{}, activities.NonRetryable(activities.ErrWasmMemory, nil,
+			"wasm: %s needs %d MiB of memory to start, over its limit of %d MiB", tool, mod.minBytes>>20, limitMiB)
+	}
+
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, r.cfg.DefaultTimeout)
+		defer cancel()
+	}
+
+	cs := r.states.Get().(*callState)
+	defer func() {
+		cs.release()
+		r.states.Put(cs)
+	}()
+	args := []byte(call.Args)
+	if len(args) == 0 {
+		args = nullJSON
+	}
+	cs.reset(args, &call.Grants, tool, limit)
+	config, err := r.moduleConfig(cs, &call.Grants)
+	if err != nil {
+		return activities.Result{}, err
+	}
+
+	ctx = context.WithValue(ctx, callKey{}, cs)
+	ctx = experimental.WithMemoryAllocator(ctx, &cs.mem)
+	t0 := time.Now()
+	inst, err := eng.rt.InstantiateModule(ctx, mod.compiled, config)
+	t1 := time.Now()
+	if err != nil {
+		return activities.Result{}, instantiateFault(ctx, cs, err)
+	}
+	if cs.mem.over {
+		_ = inst.Close(ctx)
+		return activities.Result{}, memoryLimit(cs, "could not start")
+	}
+	_, err = inst.ExportedFunction("_start").Call(ctx)
+	t2 := time.Now()
+	var memBytes uint32
+	if m := inst.Memory(); m != nil {
+		memBytes = m.Size()
+	}
+	_ = inst.Close(ctx)
+
+	if err = fault(ctx, cs, err); err != nil {
+		return activities.Result{}, err
+	}
+	out := bytes.TrimSpace(cs.stdout.buf)
+	if len(out) == 0 {
+		out = nullJSON
+	}
+	if !json.Valid(out) {
+		return activities.Result{}, activities.NonRetryable(activities.ErrToolFailed, nil,
+			"wasm: %s printed something that is not JSON on stdout (%d bytes, starting %q); tools must print one JSON value",
+			tool, len(out), preview(out))
+	}
+	return activities.Result{
+		Output: bytes.Clone(out),
+		Log:    cs.log.String(),
+		Metrics: map[string]float64{
+			"wasm.compile_us":     float64(compileTook.Microseconds()),
+			"wasm.instantiate_us": float64(t1.Sub(t0).Microseconds()),
+			"wasm.run_us":         float64(t2.Sub(t1).Microseconds()),
+			"wasm.memory_bytes":   float64(memBytes),
+		},
+	}, nil
+}
+
+var nullJSON = []byte("null")
+
+func preview(b []byte) string {
+	if len(b) > 40 {
+		b = b[:40]
+	}
+	return string(b)
+}
+
+// moduleConfig is the call's ModuleConfig: the state's own when the call
+// has no grants that change it, else a copy with the granted directories
+// and environment variables.
+func (r *Runner) moduleConfig(cs *callState, g *activities.Grants) (wazero.ModuleConfig, error) {
+	config := cs.config
+	if len(g.Env) == 0 && g.ReadDir == "" && g.WriteDir == "" {
+		return config, nil
+	}
+	for _, name := range g.Env {
+		if v, ok := os.LookupEnv(name); ok && name != "" && !strings.ContainsRune(name, '=') {
+			config = config.WithEnv(name, v)
+		}
+	}
+	if g.ReadDir != "" || g.WriteDir != "" {
+		fsc := wazero.NewFSConfig()
+		for _, d := range []struct{ host, guest string }{{g.ReadDir, "/data"}, {g.WriteDir, "/out"}} {
+			if d.host == "" {
+				continue
+			}
+			if st, err := os.Stat(d.host); err != nil || !st.IsDir() {
+				return nil, activities.NonRetryable(activities.ErrPolicyRefused, err,
+					"wasm: %s: granted directory %s (for %s) is not a directory on this worker", cs.tool, d.host, d.guest)
+			}
+		}
+		if g.ReadDir != "" {
+			fsc = fsc.WithReadOnlyDirMount(g.ReadDir, "/data")
+		}
+		if g.WriteDir != "" {
+			fsc = fsc.WithDirMount(g.WriteDir, "/out")
+		}
+		config = config.WithFSConfig(fsc)
+	}
+	return config, nil
+}
+
+// instantiateFault reports a failure before _start: an import the pool
+// does not offer, a data segment out of range, or a trap or deadline in the
+// module's start function.
+func instantiateFault(ctx context.Context, cs *callState, err error) error {
+	msg := err.Error()
+	if strings.Contains(msg, "wasm error") || errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return fault(ctx, cs, err)
+	}
+	return activities.NonRetryable(activities.ErrModuleInvalid, err,
+		"wasm: %s cannot be instantiated: %v (the pool offers only wasi_snapshot_preview1 and %q)", cs.tool, err, HostModule)
+}
+
+// Close closes the runtimes and the in-memory compilation cache; compiled
+// code stays in CacheDir. Calls still running fail. Close is idempotent.
+func (r *Runner) Close() error {
+	if r.closed.Swap(true) {
+		return nil
+	}
+	ctx := context.Background()
+	var errs []error
+	for _, e := range []*engine{r.plain, r.trusted} {
+		if e != nil {
+			errs = append(errs, e.rt.Close(ctx))
+		}
+	}
+	if r.cache != nil {
+		errs = append(errs, r.cache.Close(ctx))
+	}
+	r.client.CloseIdleConnections()
+	return errors.Join(errs...)
+}

@@ -1,0 +1,225 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+	enumspb "go.temporal.io/api/enums/v1"
+
+	"github.com/tars-engine/tars/workers"
+	"github.com/tars-engine/tars/workers/devserver"
+	"github.com/tars-engine/tars/workflows"
+)
+
+type devFlags struct {
+	ip        string
+	port      int
+	uiPort    int
+	db        string
+	pools     string
+	untuned   bool
+	tracePort int
+}
+
+func newDevCmd(g *globals) *cobra.Command {
+	var f devFlags
+	c := &cobra.Command{
+		Use:   "dev",
+		Short: "Run the embedded Temporal server, Web UI, trace page and every pool this machine can serve",
+		Long: `Starts, in one process: a real Temporal server (SQLite; in memory unless --db),
+the Temporal Web UI, the TARS trace page, the interpreter worker and a worker
+for every pool this machine can serve (see tars env), or those in --pools.
+Ready within seconds; stop with Ctrl-C. With --db FILE, runs survive a restart.`,
+		Example: `  tars dev
+  tars dev --db ~/.tars/dev.db --pools native,wasm`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			d, err := startDev(ctx, g, f)
+			if err != nil {
+				return err
+			}
+			defer d.stop()
+			out := cmd.OutOrStdout()
+			fmt.Fprintf(out, "tars dev ready\n  temporal  %s (namespace %s)\n", d.srv.FrontendAddress(), d.srv.Namespace())
+			if ui := d.srv.UIAddress(); ui != "" {
+				fmt.Fprintf(out, "  web ui    %s\n", ui)
+			}
+			if d.traceURL != "" {
+				fmt.Fprintf(out, "  traces    %s\n", d.traceURL)
+			}
+			fmt.Fprintf(out, "  pools     %s\n", strings.Join(d.pools, ", "))
+			if f.db != "" {
+				fmt.Fprintf(out, "  database  %s\n", f.db)
+			}
+			if f.run != "" {
+				err := runFile(ctx, g, &f.runFlags, f.run, out, true)
+				if f.exit || err != nil {
+					return err
+				}
+				fmt.Fprintf(out, "still serving: open the links above; Ctrl-C stops\n")
+			} else {
+				fmt.Fprintf(out, "try: tars run metascripts/examples/release-notes.yaml\n")
+			}
+			<-ctx.Done()
+			fmt.Fprintln(out, "stopping")
+			return nil
+		},
+	}
+	c.Flags().StringVar(&f.ip, "ip", "127.0.0.1", "address the server and UI listen on")
+	c.Flags().IntVar(&f.port, "port", 7233, "frontend gRPC port")
+	c.Flags().IntVar(&f.uiPort, "ui-port", 8233, "Web UI port (-1: no UI)")
+	c.Flags().IntVar(&f.tracePort, "trace-port", 8234, "trace page port (-1: none)")
+	c.Flags().StringVar(&f.db, "db", "", "SQLite file to persist runs across restarts (default: in memory)")
+	c.Flags().StringVar(&f.pools, "pools", "", "comma-separated pools to serve (default: every pool this machine can serve)")
+	c.Flags().BoolVar(&f.untuned, "untuned", false, "run the server with Temporal's default settings (for comparison)")
+	c.Flags().StringVar(&f.run, "run", "", "once ready, run this metascript, follow it and print its outputs")
+	c.Flags().BoolVar(&f.exit, "exit", false, "with --run: stop after the run instead of serving on")
+	c.Flags().StringArrayVarP(&f.runFlags.inputs, "input", "i", nil, "with --run: input as name=value (repeatable)")
+	return c
+}
+
+type devProcess struct {
+	srv      *devserver.Server
+	host     *workers.Host
+	pools    []string
+	traceURL string
+	closers  []func()
+}
+
+func (d *devProcess) stop() {
+	for i := len(d.closers) - 1; i >= 0; i-- {
+		d.closers[i]()
+	}
+}
+
+func searchAttributes() map[string]enumspb.IndexedValueType {
+	m := map[string]enumspb.IndexedValueType{}
+	for name, kind := range workflows.SearchAttributeNames {
+		switch kind {
+		case "Keyword":
+			m[name] = enumspb.INDEXED_VALUE_TYPE_KEYWORD
+		case "KeywordList":
+			m[name] = enumspb.INDEXED_VALUE_TYPE_KEYWORD_LIST
+		}
+	}
+	return m
+}
+
+func startDev(ctx context.Context, g *globals, f devFlags) (*devProcess, error) {
+	d := &devProcess{}
+	srv, err := devserver.Start(ctx, devserver.Options{
+		IP: f.ip, Port: f.port, UIPort: f.uiPort, DBFile: f.db,
+		Namespace:        g.namespace,
+		SearchAttributes: searchAttributes(),
+		Tuned:            !f.untuned,
+		Logger:           g.logger(),
+		LogLevel:         g.logLevel,
+	})
+	if err != nil {
+		return nil, err
+	}
+	d.srv = srv
+	d.closers = append(d.closers, func() { _ = srv.Stop() })
+	g.address = srv.FrontendAddress()
+	if ui := srv.UIAddress(); ui != "" {
+		g.uiURL = ui
+	}
+	names, err := g.poolNames(f.pools)
+	if err != nil {
+		d.stop()
+		return nil, err
+	}
+	host, err := g.serve(ctx, names, true)
+	if err != nil {
+		d.stop()
+		return nil, err
+	}
+	d.host = host
+	d.closers = append(d.closers, host.Stop)
+	d.pools = names
+	if f.tracePort >= 0 && startTracePage != nil {
+		url, closeFn, err := startTracePage(g, f.ip, f.tracePort)
+		if err != nil {
+			d.stop()
+			return nil, err
+		}
+		d.traceURL = url
+		d.closers = append(d.closers, closeFn)
+	}
+	return d, nil
+}
+
+// startTracePage is set by the trace page's file; nil means no page.
+var startTracePage func(g *globals, ip string, port int) (url string, stop func(), err error)
+
+// serve starts the interpreter (when workflows) and the named pools.
+func (g *globals) serve(ctx context.Context, pools []string, wf bool) (*workers.Host, error) {
+	runners, err := workers.Build(pools, g.poolConfig())
+	if err != nil {
+		return nil, err
+	}
+	c, err := g.dial(ctx)
+	if err != nil {
+		return nil, err
+	}
+	h, err := workers.Start(workers.Options{Client: c, QueuePrefix: g.queuePrefix, Workflows: wf, Runners: runners, Logger: g.logger()})
+	if err != nil {
+		c.Close()
+		return nil, err
+	}
+	return h, nil
+}
+
+func (g *globals) poolConfig() workers.PoolConfig {
+	cache := ""
+	if dir, err := os.UserCacheDir(); err == nil {
+		cache = dir + "/tars/wasm"
+	}
+	return workers.PoolConfig{ModulesDir: g.modulesDir, GuestsDir: g.guestsDir, CacheDir: cache, Logger: g.logger()}
+}
+
+func newWorkerCmd(g *globals) *cobra.Command {
+	var pools string
+	var noWorkflows bool
+	c := &cobra.Command{
+		Use:   "worker",
+		Short: "Serve pools (and the interpreter) against a Temporal server started elsewhere",
+		Long: `Runs the interpreter worker on <prefix>.workflows and one worker per pool on
+<prefix>.<runtime>, against the server at --address. Run it on as many machines
+as you like: a run's steps go to whichever machine serves their runtime. With
+no --pools, serves every pool this machine can serve (see tars env).`,
+		Example: `  tars worker --address temporal.internal:7233 --pools wasm,hyperlight
+  tars worker --pools native --no-workflows`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			names, err := g.poolNames(pools)
+			if err != nil {
+				return err
+			}
+			h, err := g.serve(ctx, names, !noWorkflows)
+			if err != nil {
+				return err
+			}
+			defer h.Stop()
+			fmt.Fprintf(cmd.OutOrStdout(), "tars worker serving %s on %s (queues %s.*)\n", strings.Join(names, ", "), g.address, g.queuePrefix)
+			<-ctx.Done()
+			stopCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			_ = stopCtx
+			return nil
+		},
+	}
+	c.Flags().StringVar(&pools, "pools", "", "comma-separated pools: native, wasm, hyperlight, cuda (default: every pool this machine can serve)")
+	c.Flags().BoolVar(&noWorkflows, "no-workflows", false, "do not serve the interpreter workflow")
+	return c
+}

@@ -1,0 +1,131 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/client"
+
+	"github.com/tars-engine/tars/metascripts/plan"
+	"github.com/tars-engine/tars/workers"
+	"github.com/tars-engine/tars/workers/devserver"
+	"github.com/tars-engine/tars/workflows"
+)
+
+// One embedded server serves every end-to-end test in this binary; each
+// test gets its own queue prefix, so its pools and runs do not mix.
+var (
+	sharedOnce sync.Once
+	sharedSrv  *devserver.Server
+	sharedErr  error
+	prefixSeq  atomic.Int64
+)
+
+func sharedServer(t testing.TB) *devserver.Server {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("end-to-end: needs the embedded Temporal server; run without -short")
+	}
+	sharedOnce.Do(func() {
+		sharedSrv, sharedErr = devserver.Start(context.Background(), devserver.Options{
+			Port: 0, UIPort: -1, SearchAttributes: searchAttributes(), Tuned: true, LogLevel: "error",
+		})
+	})
+	require.NoError(t, sharedErr)
+	return sharedSrv
+}
+
+// testEnv is a server, a client and the workers of one test.
+type testEnv struct {
+	t    testing.TB
+	g    *globals
+	srv  *devserver.Server
+	c    client.Client
+	host *workers.Host
+}
+
+// newTestEnv starts the interpreter and the named pools on a fresh queue
+// prefix against the shared server.
+func newTestEnv(t testing.TB, pools ...string) *testEnv {
+	t.Helper()
+	srv := sharedServer(t)
+	g := &globals{}
+	require.NoError(t, g.resolve())
+	g.address = srv.FrontendAddress()
+	g.namespace = srv.Namespace()
+	g.queuePrefix = fmt.Sprintf("t%d", prefixSeq.Add(1))
+	g.logLevel = "error"
+	if g.modulesDir == "" {
+		g.modulesDir = existing("../../activities/wasm/guests/bin")
+	}
+	if g.guestsDir == "" {
+		g.guestsDir = existing("../../activities/hyperlight/guests/bin")
+	}
+	c, err := g.dial(context.Background())
+	require.NoError(t, err)
+	e := &testEnv{t: t, g: g, srv: srv, c: c}
+	t.Cleanup(func() {
+		if e.host != nil {
+			e.host.Stop()
+		}
+		c.Close()
+	})
+	e.startWorkers(true, pools...)
+	return e
+}
+
+// startWorkers starts (or restarts) the host with the given pools.
+func (e *testEnv) startWorkers(wf bool, pools ...string) {
+	e.t.Helper()
+	h, err := e.g.serve(context.Background(), pools, wf)
+	require.NoError(e.t, err)
+	e.host = h
+}
+
+func (e *testEnv) stopWorkers() {
+	if e.host != nil {
+		e.host.Stop()
+		e.host = nil
+	}
+}
+
+// compile compiles an example metascript with this machine's catalogue.
+func (e *testEnv) compile(file string) *plan.Plan {
+	e.t.Helper()
+	p, err := e.g.compile(file)
+	require.NoError(e.t, err, "compile %s", file)
+	return p
+}
+
+// start starts a run of p and returns its id.
+func (e *testEnv) start(p *plan.Plan, inputs map[string]any) string {
+	e.t.Helper()
+	id := newRunID(p.Name)
+	opts := workflows.StartOptions(p, id, workflows.Options{QueuePrefix: e.g.queuePrefix})
+	_, err := e.c.ExecuteWorkflow(context.Background(), opts, p.Name, workflows.RunInput{Plan: p, Inputs: inputs, Options: workflows.Options{QueuePrefix: e.g.queuePrefix}})
+	require.NoError(e.t, err)
+	return id
+}
+
+// result waits for a run's result.
+func (e *testEnv) result(id string, timeout time.Duration) (workflows.RunResult, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	var res workflows.RunResult
+	err := e.c.GetWorkflow(ctx, id, "").Get(ctx, &res)
+	return res, err
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if sharedSrv != nil {
+		_ = sharedSrv.Stop()
+	}
+	os.Exit(code)
+}

@@ -1,0 +1,69 @@
+// Command tars compiles metascripts into durable Temporal workflows, runs
+// them, serves the worker pools that execute their steps, and turns their
+// histories into traces.
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/spf13/cobra"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+// exitError carries an exit code out of a command without printing twice.
+type exitError struct{ code int }
+
+func (e exitError) Error() string { return fmt.Sprintf("exit %d", e.code) }
+
+func main() {
+	root := newRoot()
+	if err := root.Execute(); err != nil {
+		var ee exitError
+		if errors.As(err, &ee) {
+			os.Exit(ee.code)
+		}
+		fmt.Fprintln(os.Stderr, "tars:", err)
+		os.Exit(1)
+	}
+}
+
+func newRoot() *cobra.Command {
+	g := &globals{}
+	root := &cobra.Command{
+		Use:   "tars",
+		Short: "Durable coordination of agents on Temporal",
+		Long: `tars compiles a metascript (YAML: agents, steps, data flow, and where each step
+may run) into a durable Temporal workflow. Each step runs as an activity on the
+task queue of its runtime (tars.native, tars.wasm, tars.hyperlight, tars.cuda),
+served by a worker pool; every run leaves a replayable trace.
+
+Start everything on this machine:   tars dev
+Run a metascript and follow it:     tars run metascripts/examples/release-notes.yaml
+Check a metascript:                 tars validate FILE...
+
+Connection settings follow Temporal's conventions: --address/TEMPORAL_ADDRESS,
+--namespace/TEMPORAL_NAMESPACE, TEMPORAL_TLS*, TEMPORAL_API_KEY; they default to
+the local dev server (127.0.0.1:7233, namespace "default"). A YAML file given
+with --config (or TARS_CONFIG) supplies defaults below flags and environment.`,
+		Version:       version,
+		SilenceUsage:  true,
+		SilenceErrors: false,
+	}
+	g.register(root)
+	root.AddCommand(
+		newDevCmd(g), newWorkerCmd(g), newEnvCmd(g),
+		newRunCmd(g), newSubmitCmd(g), newStatusCmd(g), newResultCmd(g), newCancelCmd(g), newApproveCmd(g),
+		newValidateCmd(g), newCompileCmd(g), newGraphCmd(g), newSchemaCmd(), newPlanCmd(g), newToolsCmd(g),
+	)
+	for _, c := range extraCommands {
+		root.AddCommand(c(g))
+	}
+	return root
+}
+
+// extraCommands lets files add command groups (trace, replay, bench).
+var extraCommands []func(*globals) *cobra.Command

@@ -1,0 +1,110 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/tars-engine/tars/workflows"
+)
+
+// liveView prints step states: redrawn in place on a terminal, one line per
+// change otherwise (so logs and pipes stay readable).
+type liveView struct {
+	out   io.Writer
+	tty   bool
+	lines int
+	last  map[string]string
+}
+
+func newLiveView(out io.Writer, tty bool) *liveView {
+	return &liveView{out: out, tty: tty, last: map[string]string{}}
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+var marks = map[string]string{
+	workflows.StatusPending: "·", workflows.StatusRunning: "▶", workflows.StatusWaiting: "?",
+	workflows.StatusOK: "✓", workflows.StatusFailed: "✗", workflows.StatusSkipped: "-",
+	workflows.StatusHandled: "!", workflows.StatusPaused: "‖",
+}
+
+func stepLine(s workflows.StepView, attempt int32, now time.Time) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "  %s %-18s %-8s", marks[s.Status], s.ID, s.Status)
+	if s.Runtime != "" {
+		fmt.Fprintf(&b, " %-10s", s.Runtime)
+	}
+	if s.Items > 0 {
+		fmt.Fprintf(&b, " %d/%d items", s.ItemsDone, s.Items)
+	}
+	if s.Turns > 0 {
+		fmt.Fprintf(&b, " turn %d", s.Turns)
+	}
+	if attempt > 1 {
+		fmt.Fprintf(&b, " attempt %d", attempt)
+	}
+	if !s.Started.IsZero() {
+		end := s.Ended
+		if end.IsZero() {
+			end = now
+		}
+		fmt.Fprintf(&b, " %s", end.Sub(s.Started).Round(time.Millisecond))
+	}
+	for _, h := range s.Hops {
+		fmt.Fprintf(&b, " [%s→%s: %s]", h.From, orNone(h.To), h.Reason)
+	}
+	if s.Prompt != "" {
+		fmt.Fprintf(&b, " waiting: %q (tars approve RUN %s)", s.Prompt, s.ID)
+	}
+	if s.Error != "" {
+		e := s.Error
+		if len(e) > 160 {
+			e = e[:160] + "…"
+		}
+		fmt.Fprintf(&b, "\n      %s", e)
+	}
+	return b.String()
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "none"
+	}
+	return s
+}
+
+func (v *liveView) render(st workflows.State, attempts map[string]int32) {
+	now := time.Now()
+	if v.tty {
+		if v.lines > 0 {
+			fmt.Fprintf(v.out, "\x1b[%dA\x1b[J", v.lines)
+		}
+		v.lines = 0
+		for _, s := range st.Steps {
+			line := stepLine(s, attempts[s.ID], now)
+			fmt.Fprintln(v.out, line)
+			v.lines += 1 + strings.Count(line, "\n")
+		}
+		return
+	}
+	for _, s := range st.Steps {
+		key := fmt.Sprintf("%s|%s|%d|%d|%d|%d", s.Status, s.Runtime, attempts[s.ID], s.ItemsDone, s.Turns, len(s.Hops))
+		if v.last[s.ID] == key {
+			continue
+		}
+		v.last[s.ID] = key
+		fmt.Fprintln(v.out, stepLine(s, attempts[s.ID], now))
+	}
+}
+
+func (v *liveView) finish() { v.lines = 0 }

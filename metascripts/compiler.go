@@ -1,0 +1,237 @@
+package metascripts
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"path/filepath"
+	"regexp"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/tars-engine/tars/metascripts/diag"
+	"github.com/tars-engine/tars/metascripts/expr"
+	"github.com/tars-engine/tars/metascripts/plan"
+)
+
+// The compiler runs in one visible pipeline:
+//
+//	parse (yaml.v3 nodes) -> read (keys against the grammar tables, values
+//	against their types) -> resolve (agents, runtime chains, the DAG) ->
+//	check expressions -> compile children -> assemble the Plan
+//
+// Each stage records its faults and goes on, so that one run reports all
+// of them; the Plan is assembled only when there are none.
+type compiler struct {
+	s     *session
+	f     *diag.File
+	path  string
+	stack []string // files on the call chain, this one last
+
+	name     diag.Str
+	desc     string
+	version  string
+	inputs   map[string]*inputDecl
+	inOrder  []string
+	outputs  []plan.Output
+	agents   map[string]*plan.Agent
+	agentIDs []string
+	closures []plan.Closure
+	// closureNames holds every declared closure name, valid or not, so
+	// that a broken closure is not also reported at each call.
+	closureNames []string
+	policy       plan.Policy
+	policyNodes  map[string]diag.Field
+
+	steps   []*stepInfo
+	byID    map[string]*stepInfo
+	stepIDs []string
+	order   []int // topological order of steps (indices)
+
+	sites   []*site
+	checker *expr.Checker
+	lines   []int // byte offset of each line start, built on demand
+}
+
+type inputDecl struct {
+	in   plan.Input
+	node *yaml.Node
+}
+
+var (
+	namePattern  = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9._-]{0,127}$`)
+	identPattern = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,63}$`)
+)
+
+func (s *session) compile(path string, src []byte, stack []string) (*plan.Plan, error) {
+	c := &compiler{s: s, path: path, stack: append(append([]string(nil), stack...), canonical(path))}
+	if len(src) > MaxSourceBytes {
+		return nil, Diagnostics{{File: path, Line: 1, Col: 1, Msg: "metascript is larger than 8 MiB"}}
+	}
+	f, root := diag.Parse(path, src)
+	c.f = f
+	if root == nil {
+		if len(f.Diags) == 0 {
+			f.At(1, 1, "empty metascript: it needs at least metascript: NAME and steps:")
+		}
+		return nil, f.Diags.Err()
+	}
+	top := c.fields(root, metascriptObj, "metascript")
+	if root.Kind != yaml.MappingNode {
+		return nil, f.Diags.Err()
+	}
+	c.readHeader(top)
+	c.readInputs(top["inputs"].Value)
+	c.readClosures(top["closures"].Value)
+	c.readAgents(top["agents"].Value)
+	c.readPolicy(top["policy"].Value)
+	c.readSteps(top["steps"].Value)
+	c.buildGraph()
+	c.readOutputs(top["outputs"].Value)
+	c.checkExpressions()
+	children := c.compileCalls()
+	if err := f.Diags.Err(); err != nil {
+		return nil, err
+	}
+	return c.assemble(src, children), nil
+}
+
+// canonical names a file for call-cycle detection.
+func canonical(path string) string {
+	if abs, err := filepath.Abs(path); err == nil {
+		return abs
+	}
+	return filepath.Clean(path)
+}
+
+// fields reads a mapping against a grammar object: unknown keys get a "did
+// you mean", missing required keys are reported at the mapping.
+func (c *compiler) fields(n *yaml.Node, o *object, what string) map[string]diag.Field {
+	fs := c.f.Mapping(n, what, o.keys())
+	if n == nil || n.Kind != yaml.MappingNode {
+		return fs
+	}
+	for _, r := range o.required {
+		if _, ok := fs[r]; !ok {
+			msg := "missing key " + r + " in " + what
+			if d := o.field(r).doc; d != "" {
+				msg += " (" + strings.TrimSuffix(d, ".") + ")"
+			}
+			c.f.Errorf(n, "%s", msg)
+		}
+	}
+	return fs
+}
+
+func (c *compiler) readHeader(top map[string]diag.Field) {
+	if s, ok := c.f.String(top["metascript"].Value, "metascript"); ok {
+		if namePattern.MatchString(s.V) {
+			c.name = s
+		} else {
+			c.f.Errorf(s.N, "metascript name %q must start with a letter and hold only letters, digits, '.', '_' and '-' (it becomes the Temporal workflow type)", s.V)
+		}
+	}
+	if s, ok := c.f.String(top["description"].Value, "description"); ok {
+		c.desc = strings.TrimSpace(s.V)
+	}
+	if s, ok := c.f.String(top["version"].Value, "version"); ok {
+		c.version = s.V
+	}
+}
+
+// ident checks a name that expressions use as an identifier.
+func (c *compiler) ident(s diag.Str, what string) bool {
+	if !identPattern.MatchString(s.V) {
+		c.f.Errorf(s.N, "%s %q must be letters, digits and underscores, starting with a letter (expressions refer to it by name)", what, s.V)
+		return false
+	}
+	if expr.Reserved(s.V) {
+		c.f.Errorf(s.N, "%s %q is a reserved word in expressions", what, s.V)
+		return false
+	}
+	return true
+}
+
+func (c *compiler) readInputs(n *yaml.Node) {
+	c.inputs = map[string]*inputDecl{}
+	for _, e := range c.f.Entries(n, "inputs") {
+		name := diag.Str{V: e.Key.Value, N: e.Key}
+		if !c.ident(name, "input") {
+			continue
+		}
+		d := &inputDecl{in: plan.Input{Name: name.V, Type: "any"}, node: e.Key}
+		c.inputs[name.V] = d
+		c.inOrder = append(c.inOrder, name.V)
+		fs := c.fields(e.Value, inputObj, "input "+name.V)
+		if t, ok := c.f.Enum(fs["type"].Value, "type", expr.TypeNames); ok {
+			d.in.Type = t
+		}
+		if b, ok := c.f.Bool(fs["required"].Value, "required"); ok {
+			d.in.Required = b
+		}
+		if s, ok := c.f.String(fs["description"].Value, "description"); ok {
+			d.in.Description = s.V
+		}
+		if dv := fs["default"]; dv.Value != nil {
+			if d.in.Required {
+				c.f.Errorf(dv.Key, "input %s is required, so its default would never be used; drop one of them", name.V)
+			}
+			raw, ok := c.literalJSON(dv.Value, "default")
+			if ok {
+				v, _ := expr.Decode(raw)
+				if got := expr.TypeOf(v); !typeAccepts(d.in.Type, got) {
+					c.f.Errorf(dv.Value, "default of input %s is %s, but its type is %s", name.V, got, d.in.Type)
+				}
+				d.in.Default = raw
+			}
+		}
+	}
+}
+
+// typeAccepts reports whether a value of type got may be given where want
+// is declared: ints are accepted as floats.
+func typeAccepts(want, got string) bool {
+	return want == "any" || want == got || (want == "float" && got == "int")
+}
+
+func (c *compiler) readOutputs(n *yaml.Node) {
+	for _, e := range c.f.Entries(n, "outputs") {
+		if !identPattern.MatchString(e.Key.Value) {
+			c.f.Errorf(e.Key, "output %q must be letters, digits and underscores, starting with a letter", e.Key.Value)
+			continue
+		}
+		raw, ok := c.templateJSON(e.Value, nil, "output "+e.Key.Value, 0)
+		if ok {
+			c.outputs = append(c.outputs, plan.Output{Name: e.Key.Value, Value: raw})
+		}
+	}
+}
+
+func (c *compiler) assemble(src []byte, children map[string]*plan.Plan) *plan.Plan {
+	sum := sha256.Sum256(src)
+	p := &plan.Plan{
+		Schema:      plan.SchemaVersion,
+		Name:        c.name.V,
+		Description: c.desc,
+		Version:     c.version,
+		Source:      c.path,
+		SHA256:      hex.EncodeToString(sum[:]),
+		Outputs:     c.outputs,
+		Policy:      c.policy,
+		Closures:    c.closures,
+		Steps:       make([]plan.Step, 0, len(c.steps)),
+	}
+	if len(children) > 0 {
+		p.Children = children
+	}
+	for _, name := range c.inOrder {
+		p.Inputs = append(p.Inputs, c.inputs[name].in)
+	}
+	for _, id := range c.agentIDs {
+		p.Agents = append(p.Agents, *c.agents[id])
+	}
+	for _, i := range c.order {
+		p.Steps = append(p.Steps, c.steps[i].st)
+	}
+	return p
+}

@@ -1,0 +1,270 @@
+package metascripts
+
+import (
+	"errors"
+	"sort"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/tars-engine/tars/metascripts/diag"
+	"github.com/tars-engine/tars/metascripts/expr"
+)
+
+// scope says which of the per-step variables an expression may read.
+type scope uint8
+
+const (
+	scItem   scope = 1 << iota // item: inside foreach
+	scIndex                    // index: the item's index, or the loop turn
+	scOutput                   // output: inside checks
+	scSelf                     // steps.<own id>: a while loop's previous turn
+)
+
+// site is one expression found in the metascript, checked once the DAG is
+// known (which steps a step may read depends on its transitive needs).
+type site struct {
+	st   *stepInfo  // nil for outputs, which may read every step
+	n    *yaml.Node // the scalar that holds it
+	src  string     // CEL source
+	off  int        // byte offset of src in n.Value
+	want string     // "bool", "list" or "" (any)
+	sc   scope
+}
+
+// templateSites registers the ${...} expressions of a template string.
+func (c *compiler) templateSites(n *yaml.Node, st *stepInfo, what string, sc scope) bool {
+	if !strings.Contains(n.Value, "${") {
+		return true
+	}
+	segs, err := expr.Split(n.Value)
+	if err != nil {
+		var se *expr.SyntaxError
+		if errors.As(err, &se) {
+			c.errAt(n, se.Offset, "%s: %s", what, se.Msg)
+		} else {
+			c.f.Errorf(n, "%s: %v", what, err)
+		}
+		return false
+	}
+	for _, sg := range segs {
+		if sg.IsExpr {
+			c.sites = append(c.sites, &site{st: st, n: n, src: sg.Expr, off: sg.Offset, sc: sc})
+		}
+	}
+	return true
+}
+
+// exprField reads a key that holds one expression, written bare
+// (`when: inputs.n > 3`) or as a template (`when: ${inputs.n > 3}`), and
+// returns it bare, as the Plan stores it.
+func (c *compiler) exprField(n *yaml.Node, st *stepInfo, what, want string, sc scope) (string, bool) {
+	s, ok := c.f.String(n, what)
+	if !ok {
+		return "", false
+	}
+	trim := strings.TrimSpace(s.V)
+	if trim == "" {
+		c.f.Errorf(n, "%s is empty; write an expression", what)
+		return "", false
+	}
+	if !strings.HasPrefix(trim, "${") {
+		c.sites = append(c.sites, &site{st: st, n: n, src: s.V, want: want, sc: sc})
+		return s.V, true
+	}
+	segs, err := expr.Split(s.V)
+	if err != nil {
+		var se *expr.SyntaxError
+		if errors.As(err, &se) {
+			c.errAt(n, se.Offset, "%s: %s", what, se.Msg)
+		}
+		return "", false
+	}
+	var one *expr.Segment
+	for i := range segs {
+		sg := &segs[i]
+		if !sg.IsExpr && strings.TrimSpace(sg.Lit) == "" {
+			continue
+		}
+		if !sg.IsExpr || one != nil {
+			c.f.Errorf(n, "%s takes one expression, bare or as ${...}, not a template with text around it", what)
+			return "", false
+		}
+		one = sg
+	}
+	c.sites = append(c.sites, &site{st: st, n: n, src: one.Expr, off: one.Offset, want: want, sc: sc})
+	return strings.TrimSpace(one.Expr), true
+}
+
+// newChecker declares the types the compiler knows: each input's declared
+// type and what every step exposes (status, and the decision of approval
+// steps).
+func (c *compiler) newChecker() bool {
+	vars := make([]expr.Var, 0, len(c.inputs)+len(c.steps)+4)
+	for _, name := range c.inOrder {
+		if t := c.inputs[name].in.Type; t != "any" {
+			vars = append(vars, expr.Var{Name: "inputs." + name, Type: t})
+		}
+	}
+	for _, st := range c.steps {
+		if st.id == "" || st.dup {
+			continue
+		}
+		p := "steps." + st.id
+		vars = append(vars, expr.Var{Name: p + ".status", Type: "string"})
+		if st.kind == kindApproval {
+			vars = append(vars,
+				expr.Var{Name: p + ".approved", Type: "bool"},
+				expr.Var{Name: p + ".output.approved", Type: "bool"},
+				expr.Var{Name: p + ".output.by", Type: "string"},
+				expr.Var{Name: p + ".output.comment", Type: "string"})
+		}
+	}
+	ch, err := expr.NewChecker(c.closures, vars)
+	if err != nil {
+		c.f.At(1, 1, "cannot check expressions: %v", err)
+		return false
+	}
+	c.checker = ch
+	return true
+}
+
+func (c *compiler) checkExpressions() {
+	if len(c.sites) == 0 || !c.newChecker() {
+		return
+	}
+	for _, s := range c.sites {
+		c.checkSite(s)
+	}
+}
+
+func (c *compiler) checkSite(s *site) {
+	r := c.checker.Check(s.src)
+	for _, is := range r.Issues {
+		msg := is.Msg
+		if is.Undeclared != "" {
+			if m, report := c.undeclared(is.Undeclared); report {
+				msg = m
+			} else {
+				continue
+			}
+		}
+		c.errAt(s.n, s.off+is.Offset, "%s", msg)
+	}
+	for _, u := range r.Uses {
+		c.checkUse(s, u)
+	}
+	if r.Type == nil || s.want == "" {
+		return
+	}
+	got := expr.TypeName(r.Type)
+	if got != s.want && got != "any" {
+		c.errAt(s.n, s.off+leadingSpace(s.src), "%s must be a %s expression, but %s is %s", whatOf(s), s.want, strings.TrimSpace(s.src), got)
+	}
+}
+
+func leadingSpace(s string) int { return len(s) - len(strings.TrimLeft(s, " \t\r\n")) }
+
+// whatOf names the key an expression site comes from, for type messages.
+func whatOf(s *site) string {
+	if s.st != nil {
+		for _, k := range []string{"when", "foreach"} {
+			if f := s.st.fl[k]; f.Value == s.n {
+				return k
+			}
+		}
+		if s.sc&scOutput != 0 {
+			return "a check"
+		}
+		if s.sc&scSelf != 0 && s.want == "bool" {
+			return "while.cond"
+		}
+	}
+	return "the expression"
+}
+
+var variables = []string{expr.VarInputs, expr.VarSteps, expr.VarItem, expr.VarIndex, expr.VarOutput}
+
+// undeclared explains a reference to a name CEL does not know. It returns
+// false for a closure that is declared but broken: that closure's own
+// fault is already reported.
+func (c *compiler) undeclared(name string) (string, bool) {
+	for _, n := range c.closureNames {
+		if n == name {
+			if c.closureValid(name) {
+				break
+			}
+			return "", false
+		}
+	}
+	cands := append(append([]string(nil), variables...), c.closureNames...)
+	if dm := diag.DidYouMean(name, cands); dm != "" {
+		return "unknown name " + quote(name) + dm, true
+	}
+	return "unknown name " + quote(name) + " (expressions see inputs, steps, item, index, output and the closures)", true
+}
+
+func (c *compiler) closureValid(name string) bool {
+	for _, cl := range c.closures {
+		if cl.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+func (c *compiler) checkUse(s *site, u expr.Use) {
+	at := s.off + u.Offset
+	switch u.Root {
+	case expr.VarInputs:
+		if u.Field != "" && c.inputs[u.Field] == nil {
+			c.errAt(s.n, at, "undefined input %s%s", quote(u.Field), diag.DidYouMean(u.Field, c.inOrder))
+		}
+	case expr.VarSteps:
+		if u.Field == "" {
+			c.errAt(s.n, at, "read steps.<id>, not steps as a whole: data flow between steps must be explicit")
+			return
+		}
+		t := c.byID[u.Field]
+		if t == nil {
+			c.errAt(s.n, at, "undefined step %s%s", quote(u.Field), diag.DidYouMean(u.Field, c.stepIDs))
+			return
+		}
+		if s.st == nil {
+			return
+		}
+		if t == s.st {
+			if s.sc&scSelf == 0 {
+				c.errAt(s.n, at, "step %s reads its own result; only a while step may (in its cond and body, as the previous turn)", s.st.id)
+			}
+			return
+		}
+		if s.st.anc != nil && !s.st.anc.has(t.idx) {
+			c.errAt(s.n, at, "step %s reads steps.%s but does not need it; add %s to its needs", s.st.id, t.id, t.id)
+		}
+	case expr.VarItem:
+		if s.sc&scItem == 0 {
+			c.errAt(s.n, at, "item is defined only in the body of a foreach step (with, prompt, set, call inputs)")
+		}
+	case expr.VarIndex:
+		if s.sc&scIndex == 0 {
+			c.errAt(s.n, at, "index is defined only in the body of a foreach step and in a while step")
+		}
+	case expr.VarOutput:
+		if s.sc&scOutput == 0 {
+			c.errAt(s.n, at, "output is defined only in checks")
+		}
+	}
+}
+
+func quote(s string) string { return `"` + s + `"` }
+
+// sortedKeys returns a map's keys in sorted order.
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}

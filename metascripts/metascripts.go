@@ -1,0 +1,103 @@
+package metascripts
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/tars-engine/tars/configs"
+	"github.com/tars-engine/tars/metascripts/diag"
+	"github.com/tars-engine/tars/metascripts/plan"
+)
+
+// Diagnostic is one fault in a metascript, at file:line:col.
+type Diagnostic = diag.Diagnostic
+
+// Diagnostics is every fault found in one pass; it implements error and
+// prints one fault per line, sorted by position.
+type Diagnostics = diag.Diagnostics
+
+// MaxSourceBytes bounds the size of a metascript the compiler reads.
+const MaxSourceBytes = 8 << 20
+
+// Options configure a compilation.
+type Options struct {
+	// Catalog lists the tools of each runtime; nil means DefaultCatalog.
+	Catalog Catalog
+	// Config is the agent catalogue and tree; nil means configs.Default().
+	Config *configs.Config
+	// Lookup finds the file of another metascript for a call step. The
+	// default looks for NAME.yaml, then NAME.yml, beside the calling file.
+	Lookup func(name string) (path string, err error)
+}
+
+// CompileFile reads and compiles the metascript at path. On faults it
+// returns Diagnostics.
+func CompileFile(path string, o Options) (*plan.Plan, error) {
+	src, err := readSource(path)
+	if err != nil {
+		return nil, err
+	}
+	return Compile(path, src, o)
+}
+
+// Compile compiles src, read from path (used in positions, in Plan.Source
+// and to find called metascripts). On faults it returns Diagnostics, with
+// every fault found in one pass; it never returns a partial Plan.
+func Compile(path string, src []byte, o Options) (*plan.Plan, error) {
+	s := newSession(o)
+	return s.compile(path, src, nil)
+}
+
+func readSource(path string) ([]byte, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	if st.Size() > MaxSourceBytes {
+		return nil, fmt.Errorf("%s: %d bytes is larger than the %d a metascript may have", path, st.Size(), MaxSourceBytes)
+	}
+	return os.ReadFile(path)
+}
+
+// session is one top-level compilation: it shares options and the plans
+// of called metascripts between the root and its children.
+type session struct {
+	cat      Catalog
+	cfg      *configs.Config
+	lookup   func(from, name string) (string, error)
+	children map[string]*childResult // by resolved path
+}
+
+type childResult struct {
+	plan  *plan.Plan
+	diags Diagnostics
+}
+
+func newSession(o Options) *session {
+	s := &session{cat: o.Catalog, cfg: o.Config, children: map[string]*childResult{}}
+	if s.cat == nil {
+		s.cat = DefaultCatalog()
+	}
+	if s.cfg == nil {
+		s.cfg = configs.Default()
+	}
+	if o.Lookup != nil {
+		s.lookup = func(_, name string) (string, error) { return o.Lookup(name) }
+	} else {
+		s.lookup = besideLookup
+	}
+	return s
+}
+
+// besideLookup finds NAME.yaml or NAME.yml in the directory of from.
+func besideLookup(from, name string) (string, error) {
+	dir := filepath.Dir(from)
+	for _, ext := range []string{".yaml", ".yml"} {
+		p := filepath.Join(dir, name+ext)
+		if st, err := os.Stat(p); err == nil && !st.IsDir() {
+			return p, nil
+		}
+	}
+	return "", fmt.Errorf("no %s.yaml in %s", name, dir)
+}

@@ -1,0 +1,141 @@
+package metascripts
+
+import (
+	"bytes"
+	"encoding/json"
+	"math"
+	"strconv"
+	"unicode/utf8"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/tars-engine/tars/metascripts/expr"
+)
+
+// templateJSON converts a YAML value to JSON and registers every ${...} in
+// its strings as an expression of step st (nil for outputs) with the given
+// scope. Keys keep their YAML order, so the Plan reads like the source.
+func (c *compiler) templateJSON(n *yaml.Node, st *stepInfo, what string, sc scope) (json.RawMessage, bool) {
+	var b bytes.Buffer
+	ok := c.writeJSON(&b, n, what, func(s *yaml.Node) bool { return c.templateSites(s, st, what, sc) })
+	return b.Bytes(), ok
+}
+
+// literalJSON converts a YAML value that may not hold expressions.
+func (c *compiler) literalJSON(n *yaml.Node, what string) (json.RawMessage, bool) {
+	var b bytes.Buffer
+	ok := c.writeJSON(&b, n, what, func(s *yaml.Node) bool {
+		if expr.HasExpr(s.Value) {
+			c.f.Errorf(s, "%s is a literal value; ${...} is not evaluated here", what)
+			return false
+		}
+		return true
+	})
+	return b.Bytes(), ok
+}
+
+func (c *compiler) writeJSON(b *bytes.Buffer, n *yaml.Node, what string, onString func(*yaml.Node) bool) bool {
+	switch n.Kind {
+	case yaml.MappingNode:
+		b.WriteByte('{')
+		ok := true
+		for i, e := range c.f.Entries(n, what) {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			writeJSONString(b, e.Key.Value)
+			b.WriteByte(':')
+			ok = c.writeJSON(b, e.Value, what, onString) && ok
+		}
+		b.WriteByte('}')
+		return ok
+	case yaml.SequenceNode:
+		b.WriteByte('[')
+		ok := true
+		for i, e := range n.Content {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			ok = c.writeJSON(b, e, what, onString) && ok
+		}
+		b.WriteByte(']')
+		return ok
+	case yaml.ScalarNode:
+		switch n.Tag {
+		case "!!null":
+			b.WriteString("null")
+		case "!!bool":
+			var v bool
+			_ = n.Decode(&v)
+			b.WriteString(strconv.FormatBool(v))
+		case "!!int":
+			var v int64
+			if err := n.Decode(&v); err != nil {
+				c.f.Errorf(n, "integer %s is out of range", n.Value)
+				b.WriteString("0")
+				return false
+			}
+			b.WriteString(strconv.FormatInt(v, 10))
+		case "!!float":
+			var v float64
+			if err := n.Decode(&v); err != nil || math.IsInf(v, 0) || math.IsNaN(v) {
+				c.f.Errorf(n, "%s is not a number JSON can carry", n.Value)
+				b.WriteString("0")
+				return false
+			}
+			b.WriteString(strconv.FormatFloat(v, 'g', -1, 64))
+		default: // !!str, !!timestamp, !!binary: their text
+			writeJSONString(b, n.Value)
+			if n.Tag == "!!str" || n.Tag == "" {
+				return onString(n)
+			}
+		}
+		return true
+	}
+	// An alias: already reported by diag.Parse.
+	b.WriteString("null")
+	return false
+}
+
+// writeJSONString writes s as a JSON string exactly as encoding/json would
+// (including its \u003c escapes for <, > and &), so that a Plan's raw JSON
+// fields survive a marshal/unmarshal round trip byte for byte.
+func writeJSONString(b *bytes.Buffer, s string) {
+	const hex = "0123456789abcdef"
+	b.WriteByte('"')
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			switch {
+			case c == '"' || c == '\\':
+				b.WriteByte('\\')
+				b.WriteByte(c)
+			case c == '\n':
+				b.WriteString(`\n`)
+			case c == '\r':
+				b.WriteString(`\r`)
+			case c == '\t':
+				b.WriteString(`\t`)
+			case c < 0x20 || c == '<' || c == '>' || c == '&':
+				b.WriteString(`\u00`)
+				b.WriteByte(hex[c>>4])
+				b.WriteByte(hex[c&0xf])
+			default:
+				b.WriteByte(c)
+			}
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			b.WriteString(`\ufffd`)
+		} else if r == '\u2028' || r == '\u2029' {
+			b.WriteString(`\u202`)
+			b.WriteByte(hex[r&0xf])
+		} else {
+			b.WriteString(s[i : i+size])
+		}
+		i += size
+	}
+	b.WriteByte('"')
+}

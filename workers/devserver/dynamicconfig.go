@@ -1,0 +1,165 @@
+package devserver
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+
+	"go.temporal.io/server/common/dynamicconfig"
+	"gopkg.in/yaml.v3"
+)
+
+// TunedDynamicConfig returns the dynamic config TARS applies over Temporal's
+// defaults when Options.Tuned is set. Temporal's defaults are sized for a
+// multi-host cluster with many shards and tenants; a dev server is one process,
+// one history shard, one SQLite database and one user, so limits that protect
+// neighbours only add latency there. Each key exists in server v1.32.1
+// (TestTunedDynamicConfigKeysExist checks) and is explained beside its value.
+// The map is new on every call; callers may change it.
+//
+// docs/devserver.md records what each group was measured to change.
+func TunedDynamicConfig() map[string]any {
+	return map[string]any{
+		// History task queues. Every hand-off inside the server (start ->
+		// workflow task, command -> activity task, completion -> next workflow
+		// task, timer due -> fire, close -> visibility record) is a task
+		// written by the history service and picked up by a queue reader. A
+		// reader takes a token from a rate limiter before each read, 20 reads/s
+		// per shard by default: with one shard, every hand-off can wait up to
+		// 50 ms for a token. Measured with server 1.29.1: idle one-step
+		// workflow 150 ms -> 37 ms with the first three. Readers only read when
+		// notified of new tasks or when a timer is due, so a high limit does
+		// not make an idle server spin.
+		"history.transferProcessorMaxPollRPS":   10_000, // workflow and activity task dispatch
+		"history.timerProcessorMaxPollRPS":      10_000, // timers, timeouts, retries with backoff
+		"history.visibilityProcessorMaxPollRPS": 10_000, // status seen by the UI and List queries
+		"history.outboundProcessorMaxPollRPS":   10_000, // Nexus operations and completion callbacks
+
+		// Long polls on history: a client waiting for a workflow's result, and
+		// update waits. The server wakes such a poll through a channel that
+		// holds one notification and drops any that arrives while it is full.
+		// Once the queues above stop adding 50 ms per hand-off, a one-step
+		// workflow commits its last events within a millisecond or two of the
+		// previous ones, and on a busy 2-core machine the poll often has not
+		// drained the previous notification yet: the close is dropped and the
+		// caller waits out the whole poll, 20 s by default (measured: 1 run in
+		// 15, p99 20 s). A short poll bounds that loss; the price is one
+		// cheap re-poll (a cached mutable-state read) per waiting client per
+		// interval, nothing next to what a dev server does per step.
+		"history.longPollExpirationInterval": 100 * time.Millisecond,
+
+		// Queue checkpoints. A queue drops finished tasks from memory, counts
+		// them off its pending-task limit and deletes them from the database
+		// only at a checkpoint, every 30 s by default. A large fan-out can then
+		// hold thousands of finished tasks and reach history.queuePendingTasksMaxCount
+		// (10,000), at which the reader stops loading for
+		// history.*ProcessorPollBackoffInterval (5 s). With a file database, the
+		// checkpoint is also how far a restart has to re-scan. A checkpoint is
+		// one small write, so every few seconds costs nothing measurable.
+		"history.transferProcessorUpdateAckInterval":   5 * time.Second,
+		"history.timerProcessorUpdateAckInterval":      5 * time.Second,
+		"history.visibilityProcessorUpdateAckInterval": 5 * time.Second,
+		"history.outboundProcessorUpdateAckInterval":   5 * time.Second,
+
+		// Task queue partitions. Matching splits each task queue into 4
+		// partitions by default so that a busy queue spreads over matching
+		// hosts. Here there is one matching host, and a task and a waiting poll
+		// that land on different partitions only meet after the task is
+		// forwarded to the root partition (rate-limited, one in flight) or after
+		// matching.syncMatchWaitDuration (200 ms), when the task goes to the
+		// database backlog instead. One partition makes every task meet every
+		// waiting poll at once (sync match) and removes the forwarding.
+		"matching.numTaskqueueReadPartitions":  1,
+		"matching.numTaskqueueWritePartitions": 1,
+
+		// Request rate limits. They protect a shared cluster from a noisy
+		// namespace; a dev server has one user, and a limit reached there only
+		// turns a burst (a large fan-out schedules thousands of activities in
+		// one workflow task) into ResourceExhausted errors that clients retry
+		// after a back-off. Defaults: frontend 2,400/s per host and per
+		// namespace, matching 1,200/s, history 3,000/s, all within reach of a
+		// fast laptop since every activity costs several requests (poll,
+		// respond, add-task). CPU is the real limit of a dev server.
+		"frontend.rps":          100_000,
+		"frontend.namespaceRPS": 100_000,
+		"matching.rps":          100_000,
+		"history.rps":           100_000,
+		// List/Count/Describe calls (the UI refreshes its workflow list and
+		// counts on a timer, TARS's routing asks which pools have pollers) are
+		// limited to 10/s per namespace with no burst by default: two open UI
+		// tabs and a tars command can hit it.
+		"frontend.namespaceRPS.visibility": 200,
+
+		// History events cache. It is per shard, 512 KiB by default because a
+		// cluster has hundreds of shards per host; the dev server has one shard,
+		// so 512 KiB is all there is, and a fan-out's scheduled-activity events
+		// stop fitting after a few hundred activities. A miss reads and decodes
+		// history pages from SQLite. 64 MiB holds tens of thousands of events.
+		"history.eventsCacheMaxSizeBytes": 64 << 20,
+		// Mutable-state cache: 128,000 workflows per host by default, each kept
+		// up to an hour after its last use. A dev server that runs for days
+		// would grow to that; 16,384 is far more than any dev session has open,
+		// and a miss costs one SQLite read. This one is for memory, not speed.
+		"history.hostLevelCacheMaxSize": 16_384,
+	}
+}
+
+// buildDynamicConfig returns the settings the server runs with: the tuned ones
+// if asked, then the caller's overrides. Every key and value is checked against
+// the server's registry first: the server itself ignores an unknown key and
+// falls back to the default on a bad value, with at most a log line, so a typo
+// would silently undo a setting.
+func buildDynamicConfig(tuned bool, overrides map[string]any) (dynamicconfig.StaticClient, error) {
+	merged := map[string]any{}
+	if tuned {
+		merged = TunedDynamicConfig()
+	}
+	for k, v := range overrides {
+		// Keys are case-insensitive in the server; let an override replace a
+		// tuned value whatever its case.
+		for existing := range merged {
+			if strings.EqualFold(existing, k) {
+				delete(merged, existing)
+			}
+		}
+		merged[k] = v
+	}
+	if err := checkDynamicConfig(merged); err != nil {
+		return nil, err
+	}
+	client := make(dynamicconfig.StaticClient, len(merged))
+	for k, v := range merged {
+		client[dynamicconfig.MakeKey(k)] = v
+	}
+	return client, nil
+}
+
+// checkDynamicConfig reports keys the server does not know and values it
+// could not convert, through the server's own YAML loader (the only public
+// door to its registry). The loader reads numbers as seconds for durations,
+// so durations go in as text.
+func checkDynamicConfig(settings map[string]any) error {
+	var problems []string
+	for _, k := range slices.Sorted(maps.Keys(settings)) {
+		v := settings[k]
+		if d, ok := v.(time.Duration); ok {
+			v = d.String()
+		}
+		doc, err := yaml.Marshal([]map[string]any{{"value": v}})
+		if err != nil {
+			problems = append(problems, fmt.Sprintf("%s: %v", k, err))
+			continue
+		}
+		var loader dynamicconfig.YamlLoader
+		loader.LoadValue(dynamicconfig.MakeKey(k), doc)
+		for _, e := range append(loader.Errors, loader.Warnings...) {
+			problems = append(problems, fmt.Sprintf("%s: %v", k, e))
+		}
+	}
+	if len(problems) > 0 {
+		return fmt.Errorf("dynamic config: %s", strings.Join(problems, "; "))
+	}
+	return nil
+}

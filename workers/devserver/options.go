@@ -1,0 +1,127 @@
+package devserver
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"slices"
+
+	"go.temporal.io/api/enums/v1"
+)
+
+// Defaults. Ports are the exception to "zero means default": a zero port
+// means "pick a free one" (what tests want), so a command line that wants the
+// well-known ports passes DefaultPort and DefaultUIPort explicitly.
+const (
+	DefaultIP        = "127.0.0.1"
+	DefaultPort      = 7233 // Temporal's usual frontend port
+	DefaultUIPort    = 8233 // Temporal's usual UI port
+	DefaultNamespace = "default"
+	DefaultLogLevel  = "warn"
+)
+
+// NoUI as Options.UIPort starts no Web UI.
+const NoUI = -1
+
+// Options configures Start. The zero value is usable: SQLite in memory, gRPC
+// and UI on free ports of 127.0.0.1, namespace "default", Temporal's own
+// dynamic config (set Tuned for TARS's).
+type Options struct {
+	IP   string // address the frontend listens on; default "127.0.0.1" ("localhost" means that too)
+	Port int    // frontend gRPC port, usually DefaultPort (7233); 0 picks a free port
+
+	UIPort int    // Web UI port, usually DefaultUIPort (8233); 0 picks a free port; NoUI (-1): no UI
+	UIIP   string // address the UI listens on; default IP
+
+	// DBFile is the SQLite database. "" keeps it in memory, gone when the
+	// server stops. A path persists workflows across restarts: the schema is
+	// created when the file does not exist yet or is empty; the directory must
+	// exist.
+	DBFile string
+
+	Namespace       string   // default "default"; created at start if missing
+	ExtraNamespaces []string // also created at start if missing
+
+	// SearchAttributes are registered in every namespace at start, e.g.
+	// "TarsMetascript": enums.INDEXED_VALUE_TYPE_KEYWORD. Attributes that
+	// already exist are left alone, so restarting with a DBFile is fine.
+	SearchAttributes map[string]enums.IndexedValueType
+
+	// LogLevel filters the server's logs: "debug", "info", "warn" (default)
+	// or "error". The server logs steadily at info even when idle.
+	LogLevel string
+	Logger   *slog.Logger // receives the server's logs; default slog.Default()
+
+	// DynamicConfig overrides server settings by key, over TunedDynamicConfig
+	// when Tuned is set and over Temporal's defaults otherwise. Values are Go
+	// values: int, float64, bool, string, time.Duration. Unknown keys and
+	// values the server cannot convert make Start fail.
+	DynamicConfig map[string]any
+
+	// Tuned applies TunedDynamicConfig, and for a DBFile the SQLite settings
+	// that avoid a disk flush per write (WAL, synchronous=NORMAL). tars dev
+	// sets it; false gives Temporal's defaults, for comparison in benchmarks.
+	Tuned bool
+}
+
+// withDefaults returns a copy of o with zero fields filled and the fields
+// checked. Ports that are 0 stay 0 here; Start picks them.
+func (o Options) withDefaults() (Options, error) {
+	if o.IP == "" || o.IP == "localhost" {
+		o.IP = DefaultIP
+	}
+	if net.ParseIP(o.IP) == nil {
+		return o, fmt.Errorf("IP %q is not an IP address", o.IP)
+	}
+	switch o.UIIP {
+	case "":
+		o.UIIP = o.IP
+	case "localhost":
+		o.UIIP = DefaultIP
+	}
+	if net.ParseIP(o.UIIP) == nil {
+		return o, fmt.Errorf("UI IP %q is not an IP address", o.UIIP)
+	}
+	if o.Port < 0 || o.Port > 65535 {
+		return o, fmt.Errorf("port %d is out of range", o.Port)
+	}
+	if o.UIPort < NoUI || o.UIPort > 65535 {
+		return o, fmt.Errorf("UI port %d is out of range (-1 for no UI)", o.UIPort)
+	}
+	if o.Namespace == "" {
+		o.Namespace = DefaultNamespace
+	}
+	namespaces := o.namespaces()
+	for i, ns := range namespaces {
+		if ns == "" {
+			return o, errors.New("extra namespaces: empty name")
+		}
+		if slices.Contains(namespaces[:i], ns) {
+			return o, fmt.Errorf("namespace %q is listed twice", ns)
+		}
+	}
+	for name, t := range o.SearchAttributes {
+		if name == "" {
+			return o, errors.New("search attributes: empty name")
+		}
+		if _, ok := enums.IndexedValueType_name[int32(t)]; !ok || t == enums.INDEXED_VALUE_TYPE_UNSPECIFIED {
+			return o, fmt.Errorf("search attribute %q: type %d is not an indexed value type", name, t)
+		}
+	}
+	if o.LogLevel == "" {
+		o.LogLevel = DefaultLogLevel
+	}
+	if _, err := parseLogLevel(o.LogLevel); err != nil {
+		return o, err
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	return o, nil
+}
+
+// namespaces is Namespace then ExtraNamespaces.
+func (o Options) namespaces() []string {
+	return append([]string{o.Namespace}, o.ExtraNamespaces...)
+}

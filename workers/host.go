@@ -1,0 +1,158 @@
+package workers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
+	"go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/tars-engine/tars/activities"
+	"github.com/tars-engine/tars/activities/control"
+	"github.com/tars-engine/tars/workflows"
+)
+
+// Options say what a Host serves.
+type Options struct {
+	Client      client.Client
+	QueuePrefix string
+	// Workflows: also serve the interpreter and its control activities.
+	Workflows bool
+	// Runners: the pools to serve, one per runtime.
+	Runners  []activities.Runner
+	Identity string
+	Logger   *slog.Logger
+}
+
+// Host runs Temporal workers until Stop.
+type Host struct {
+	workers []worker.Worker
+	pools   []*Pool
+	runners []activities.Runner
+	stopped sync.Once
+}
+
+// Start starts the workers and returns once each is polling.
+func Start(o Options) (*Host, error) {
+	if o.Client == nil {
+		return nil, errors.New("workers: no client")
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.Identity == "" {
+		host, _ := os.Hostname()
+		o.Identity = fmt.Sprintf("tars@%s:%d", host, os.Getpid())
+	}
+	h := &Host{runners: o.Runners}
+	if o.Workflows {
+		w := worker.New(o.Client, workflows.WorkflowQueue(o.QueuePrefix), worker.Options{
+			Identity: o.Identity,
+			// Workflow tasks are short and CPU-bound; the interpreter adds
+			// no activities of its own, so a few pollers keep up.
+			MaxConcurrentWorkflowTaskPollers: 4,
+			MaxConcurrentActivityTaskPollers: 2,
+		})
+		w.RegisterDynamicWorkflow(workflows.Interpreter, workflow.DynamicRegisterOptions{})
+		ctl := &control.Activities{Client: o.Client}
+		w.RegisterActivityWithOptions(ctl.Pollers, activity.RegisterOptions{Name: control.PollersActivity})
+		h.workers = append(h.workers, w)
+	}
+	for _, r := range o.Runners {
+		p := &Pool{Runner: r, logger: o.Logger}
+		cap := r.Capacity()
+		if cap <= 0 {
+			cap = 1
+		}
+		w := worker.New(o.Client, workflows.RuntimeQueue(o.QueuePrefix, r.Runtime()), worker.Options{
+			Identity:                           o.Identity + "/" + r.Runtime(),
+			MaxConcurrentActivityExecutionSize: cap,
+			MaxConcurrentActivityTaskPollers:   max(2, min(8, cap)),
+		})
+		w.RegisterDynamicActivity(p.activity, activity.DynamicRegisterOptions{})
+		h.pools = append(h.pools, p)
+		h.workers = append(h.workers, w)
+	}
+	for i, w := range h.workers {
+		if err := w.Start(); err != nil {
+			for _, s := range h.workers[:i] {
+				s.Stop()
+			}
+			return nil, fmt.Errorf("start worker: %w", err)
+		}
+	}
+	return h, nil
+}
+
+// Pools returns the pools this host serves.
+func (h *Host) Pools() []*Pool { return h.pools }
+
+// Stop stops every worker (waiting for running activities to finish or be
+// cancelled) and closes the runners.
+func (h *Host) Stop() {
+	h.stopped.Do(func() {
+		var wg sync.WaitGroup
+		for _, w := range h.workers {
+			wg.Add(1)
+			go func(w worker.Worker) { defer wg.Done(); w.Stop() }(w)
+		}
+		wg.Wait()
+		for _, r := range h.runners {
+			_ = r.Close()
+		}
+	})
+}
+
+// Pool serves one Runner's tools as dynamic activities and counts calls.
+type Pool struct {
+	Runner activities.Runner
+	logger *slog.Logger
+
+	calls, failures atomic.Int64
+	busyNanos       atomic.Int64
+}
+
+// PoolStats are a pool's cumulative figures.
+type PoolStats struct {
+	Runtime  string        `json:"runtime"`
+	Calls    int64         `json:"calls"`
+	Failures int64         `json:"failures"`
+	Busy     time.Duration `json:"busy_ns"`
+	Capacity int           `json:"capacity"`
+}
+
+// Stats returns the pool's figures so far.
+func (p *Pool) Stats() PoolStats {
+	return PoolStats{Runtime: p.Runner.Runtime(), Calls: p.calls.Load(), Failures: p.failures.Load(),
+		Busy: time.Duration(p.busyNanos.Load()), Capacity: p.Runner.Capacity()}
+}
+
+func (p *Pool) activity(ctx context.Context, args converter.EncodedValues) (activities.Result, error) {
+	var call activities.Call
+	if err := args.Get(&call); err != nil {
+		return activities.Result{}, activities.NonRetryable(activities.ErrBadArgs, err, "activity input is not a TARS call: %v", err)
+	}
+	info := activity.GetInfo(ctx)
+	if name := info.ActivityType.Name; name != "" {
+		call.Tool = name
+	}
+	call.Runtime = p.Runner.Runtime()
+	start := time.Now()
+	res, err := p.Runner.Run(ctx, call)
+	p.busyNanos.Add(int64(time.Since(start)))
+	p.calls.Add(1)
+	if err != nil {
+		p.failures.Add(1)
+		activity.GetLogger(ctx).Debug("tool failed", "tool", call.Tool, "step", call.Step, "error", err)
+	}
+	return res, err
+}

@@ -1,0 +1,113 @@
+package workers
+
+import (
+	"fmt"
+	"log/slog"
+	"strings"
+
+	"github.com/tars-engine/tars/activities"
+	"github.com/tars-engine/tars/activities/cuda"
+	"github.com/tars-engine/tars/activities/cuda/kernels"
+	"github.com/tars-engine/tars/activities/hyperlight"
+	"github.com/tars-engine/tars/activities/native"
+	"github.com/tars-engine/tars/activities/wasm"
+	"github.com/tars-engine/tars/metascripts/plan"
+)
+
+// PoolConfig is what the pools need from the deployment.
+type PoolConfig struct {
+	ModulesDir string // wasm modules
+	CacheDir   string // wasm compilation cache ("" = memory)
+	GuestsDir  string // hyperlight guests
+	// NativeTools are extra tools an embedder registers on the native pool.
+	NativeTools []native.Tool
+	Logger      *slog.Logger
+}
+
+// Build constructs the runners for the named pools. A pool whose runtime is
+// unusable here fails with a message that says what is missing.
+func Build(names []string, cfg PoolConfig) ([]activities.Runner, error) {
+	var out []activities.Runner
+	closeAll := func() {
+		for _, r := range out {
+			_ = r.Close()
+		}
+	}
+	seen := map[string]bool{}
+	for _, name := range names {
+		name = strings.TrimSpace(name)
+		if name == "" || seen[name] {
+			continue
+		}
+		seen[name] = true
+		r, err := buildOne(name, cfg)
+		if err != nil {
+			closeAll()
+			return nil, fmt.Errorf("pool %s: %w", name, err)
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+func buildOne(name string, cfg PoolConfig) (activities.Runner, error) {
+	switch name {
+	case plan.RuntimeNative:
+		r := native.New(native.Config{Logger: cfg.Logger})
+		for _, t := range cfg.NativeTools {
+			if err := r.Register(t); err != nil {
+				return nil, err
+			}
+		}
+		return r, nil
+	case plan.RuntimeWASM:
+		if cfg.ModulesDir == "" {
+			return nil, fmt.Errorf("no modules directory: set --modules or TARS_MODULES")
+		}
+		return wasm.New(wasm.Config{ModulesDir: cfg.ModulesDir, CacheDir: cfg.CacheDir})
+	case plan.RuntimeHyperlight:
+		if cfg.GuestsDir == "" {
+			return nil, fmt.Errorf("no guests directory: set --guests or TARS_GUESTS")
+		}
+		return hyperlight.New(hyperlight.Config{GuestsDir: cfg.GuestsDir})
+	case plan.RuntimeCUDA:
+		return cuda.New(cuda.Config{})
+	}
+	return nil, fmt.Errorf("unknown pool %q (pools: %s)", name, strings.Join(plan.Runtimes, ", "))
+}
+
+// Inventory lists, per runtime, the tools this machine's pools would offer
+// and the sha256 of each tool's artifact where it has one. The compiler
+// uses it as its catalogue. Runtimes whose directory is unset are listed
+// with their built-in tools only.
+func Inventory(cfg PoolConfig) (map[string]map[string]string, error) {
+	inv := map[string]map[string]string{}
+	nat := map[string]string{}
+	for _, n := range native.BuiltinNames() {
+		nat[n] = ""
+	}
+	for _, t := range cfg.NativeTools {
+		nat[t.Name] = ""
+	}
+	inv[plan.RuntimeNative] = nat
+	if cfg.ModulesDir != "" {
+		m, err := wasm.Inventory(cfg.ModulesDir)
+		if err != nil {
+			return nil, fmt.Errorf("wasm modules: %w", err)
+		}
+		inv[plan.RuntimeWASM] = m
+	}
+	if cfg.GuestsDir != "" {
+		g, err := hyperlight.Inventory(cfg.GuestsDir)
+		if err != nil {
+			return nil, fmt.Errorf("hyperlight guests: %w", err)
+		}
+		inv[plan.RuntimeHyperlight] = g
+	}
+	cu := map[string]string{}
+	for _, n := range kernels.Tools {
+		cu[n] = ""
+	}
+	inv[plan.RuntimeCUDA] = cu
+	return inv, nil
+}

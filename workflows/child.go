@@ -1,0 +1,56 @@
+package workflows
+
+import (
+	"fmt"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/tars-engine/tars/metascripts/expr"
+	"github.com/tars-engine/tars/metascripts/plan"
+)
+
+// child runs another metascript, compiled into Plan.Children, as a child
+// workflow; its outputs become this step's output.
+func (r *run) child(ctx workflow.Context, s *plan.Step, sc *scope, vars expr.Vars) (any, error) {
+	if s.Call == nil {
+		return nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf("step %s: call without a metascript", s.ID), ErrPlanUnsupport, nil)
+	}
+	cp := r.p.Children[s.Call.Metascript]
+	if cp == nil {
+		return nil, temporal.NewNonRetryableApplicationError(
+			fmt.Sprintf("step %s: plan has no compiled child %q", s.ID, s.Call.Metascript), ErrPlanUnsupport, nil)
+	}
+	var inputs map[string]any
+	if len(s.Call.Inputs) > 0 {
+		rendered, err := r.env.RenderJSON(s.Call.Inputs, vars)
+		if err != nil {
+			return nil, exprError(s, "call.inputs", err)
+		}
+		v, err := expr.Decode(rendered)
+		if err != nil {
+			return nil, exprError(s, "call.inputs", err)
+		}
+		inputs, _ = v.(map[string]any)
+	}
+	id := workflow.GetInfo(ctx).WorkflowExecution.ID + "/" + s.ID
+	if sc != nil && (sc.hasItem || sc.turn) {
+		id = fmt.Sprintf("%s-%d", id, sc.index)
+	}
+	opts := workflow.ChildWorkflowOptions{
+		WorkflowID:               id,
+		TaskQueue:                WorkflowQueue(r.in.Options.QueuePrefix),
+		WorkflowExecutionTimeout: cp.Policy.Timeout.D(),
+		ParentClosePolicy:        enumspb.PARENT_CLOSE_POLICY_TERMINATE,
+		StaticSummary:            Summary(cp),
+		StaticDetails:            Details(cp),
+		TypedSearchAttributes:    SearchAttributes(cp),
+	}
+	var res RunResult
+	child := RunInput{Plan: cp, Inputs: inputs, Options: r.in.Options}
+	if err := workflow.ExecuteChildWorkflow(workflow.WithChildOptions(ctx, opts), cp.Name, child).Get(ctx, &res); err != nil {
+		return nil, err
+	}
+	return normalize(map[string]any(res.Outputs)), nil
+}

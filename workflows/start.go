@@ -1,0 +1,105 @@
+package workflows
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/tars-engine/tars/metascripts/plan"
+)
+
+// Search attributes TARS sets on every run so the Web UI can filter runs by
+// metascript, agent, runtime and department. The dev server registers them.
+var (
+	SAMetascript  = temporal.NewSearchAttributeKeyKeyword("TarsMetascript")
+	SAAgents      = temporal.NewSearchAttributeKeyKeywordList("TarsAgents")
+	SARuntimes    = temporal.NewSearchAttributeKeyKeywordList("TarsRuntimes")
+	SADepartments = temporal.NewSearchAttributeKeyKeywordList("TarsDepartments")
+)
+
+// SearchAttributeNames lists the custom search attributes and their kinds.
+var SearchAttributeNames = map[string]string{
+	"TarsMetascript":  "Keyword",
+	"TarsAgents":      "KeywordList",
+	"TarsRuntimes":    "KeywordList",
+	"TarsDepartments": "KeywordList",
+}
+
+// SearchAttributes derives a run's search attributes from its Plan.
+func SearchAttributes(p *plan.Plan) temporal.SearchAttributes {
+	agents, runtimes, depts := set(), set(), set()
+	for _, a := range p.Agents {
+		agents.add(a.ID)
+		depts.add(a.Department)
+	}
+	for _, s := range p.Steps {
+		agents.add(s.Agent)
+		for _, rt := range s.Runtimes {
+			runtimes.add(rt)
+		}
+	}
+	return temporal.NewSearchAttributes(
+		SAMetascript.ValueSet(p.Name),
+		SAAgents.ValueSet(agents.list()),
+		SARuntimes.ValueSet(runtimes.list()),
+		SADepartments.ValueSet(depts.list()),
+	)
+}
+
+type strset map[string]bool
+
+func set() strset { return strset{} }
+func (s strset) add(v string) {
+	if v != "" {
+		s[v] = true
+	}
+}
+func (s strset) list() []string {
+	out := make([]string, 0, len(s))
+	for k := range s {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Summary is the one-line static summary shown in the Web UI.
+func Summary(p *plan.Plan) string {
+	if p.Description != "" {
+		return p.Name + ": " + p.Description
+	}
+	return p.Name
+}
+
+// Details is the static details shown in the Web UI: the step list.
+func Details(p *plan.Plan) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "**%s**", p.Name)
+	if p.Version != "" {
+		fmt.Fprintf(&b, " v%s", p.Version)
+	}
+	fmt.Fprintf(&b, " · plan sha256 %.12s\n\n| step | kind | agent | runtimes | needs |\n|---|---|---|---|---|\n", p.SHA256)
+	for _, s := range p.Steps {
+		what := s.Kind
+		if s.Tool != "" {
+			what += " " + s.Tool
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s |\n", s.ID, what, s.Agent, strings.Join(s.Runtimes, " → "), strings.Join(s.Needs, ", "))
+	}
+	return b.String()
+}
+
+// StartOptions are the options `tars run` and `tars submit` start a run with.
+func StartOptions(p *plan.Plan, id string, o Options) client.StartWorkflowOptions {
+	return client.StartWorkflowOptions{
+		ID:                       id,
+		TaskQueue:                WorkflowQueue(o.QueuePrefix),
+		WorkflowExecutionTimeout: p.Policy.Timeout.D(),
+		StaticSummary:            Summary(p),
+		StaticDetails:            Details(p),
+		TypedSearchAttributes:    SearchAttributes(p),
+	}
+}

@@ -1,0 +1,242 @@
+package workflows
+
+import (
+	"errors"
+	"fmt"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/tars-engine/tars/metascripts/expr"
+	"github.com/tars-engine/tars/metascripts/plan"
+)
+
+// runStep executes one step to a terminal state (or pauses a loop).
+func (r *run) runStep(ctx workflow.Context, s *plan.Step, st *StepView) {
+	if st.Status == StatusPending {
+		st.Started = workflow.Now(ctx)
+	}
+	st.Status = StatusRunning
+	if s.When != "" && st.Turns == 0 {
+		ok, err := r.env.EvalBool(s.When, r.vars(nil))
+		if err != nil {
+			r.stepFailed(ctx, s, st, exprError(s, "when", err))
+			return
+		}
+		if !ok {
+			st.Status = StatusSkipped
+			st.Ended = workflow.Now(ctx)
+			r.publish(s, st)
+			return
+		}
+	}
+	var out any
+	var err error
+	switch {
+	case s.While != nil:
+		r.publish(s, st) // the condition sees steps.<id> before the first turn
+		out, err = r.loop(ctx, s, st)
+		if st.Status == StatusPaused {
+			return
+		}
+	case s.Foreach != "":
+		out, err = r.foreach(ctx, s, st)
+	default:
+		out, err = r.once(ctx, s, st, nil)
+	}
+	if err == nil {
+		err = r.check(s, out)
+	}
+	st.Output = out
+	if err != nil {
+		r.stepFailed(ctx, s, st, err)
+		return
+	}
+	st.Status = StatusOK
+	st.Ended = workflow.Now(ctx)
+	r.publish(s, st)
+}
+
+// once runs the step's action one time: one foreach item or loop turn.
+func (r *run) once(ctx workflow.Context, s *plan.Step, st *StepView, sc *scope) (any, error) {
+	r.executed++
+	if max := r.p.Policy.MaxSteps; max > 0 && r.executed > max {
+		err := temporal.NewNonRetryableApplicationError(
+			fmt.Sprintf("policy.max_steps %d reached at step %s", max, s.ID), ErrMaxSteps, nil)
+		r.fail(err)
+		return nil, err
+	}
+	vars := r.vars(sc)
+	switch s.Kind {
+	case plan.KindTool, plan.KindReason:
+		return r.tool(ctx, s, st, sc, vars)
+	case plan.KindSet:
+		v, err := expr.Decode(s.Set)
+		if err != nil {
+			return nil, exprError(s, "set", err)
+		}
+		out, err := r.env.Render(v, vars)
+		if err != nil {
+			return nil, exprError(s, "set", err)
+		}
+		return out, nil
+	case plan.KindApproval:
+		return r.approval(ctx, s, st, vars)
+	case plan.KindCall:
+		return r.child(ctx, s, sc, vars)
+	}
+	return nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf("step %s: unknown kind %q", s.ID, s.Kind), ErrPlanUnsupport, nil)
+}
+
+// foreach runs the step once per item with at most Concurrency in flight.
+// It stops launching items after the first failure.
+func (r *run) foreach(ctx workflow.Context, s *plan.Step, st *StepView) (any, error) {
+	v, err := r.env.Eval(s.Foreach, r.vars(nil))
+	if err != nil {
+		return nil, exprError(s, "foreach", err)
+	}
+	items, ok := v.([]any)
+	if !ok {
+		if v == nil {
+			items = nil
+		} else {
+			return nil, exprError(s, "foreach", fmt.Errorf("want a list, got %s", expr.TypeOf(v)))
+		}
+	}
+	limit := s.Concurrency
+	if limit <= 0 {
+		limit = DefaultConcurrency
+	}
+	st.Items = len(items)
+	outs := make([]any, len(items))
+	errs := make([]error, len(items))
+	running := 0
+	failed := false
+	wg := workflow.NewWaitGroup(ctx)
+	for i, item := range items {
+		if err := workflow.Await(ctx, func() bool { return running < limit || failed }); err != nil {
+			return nil, err
+		}
+		if failed || r.fatal != nil {
+			break
+		}
+		running++
+		wg.Add(1)
+		i, item := i, item
+		workflow.Go(ctx, func(ctx workflow.Context) {
+			defer wg.Done()
+			out, err := r.once(ctx, s, st, &scope{item: item, index: i, hasItem: true})
+			outs[i], errs[i] = out, err
+			if err != nil {
+				failed = true
+			}
+			st.ItemsDone++
+			running--
+		})
+	}
+	wg.Wait(ctx)
+	for i, err := range errs {
+		if err != nil {
+			return outs, fmt.Errorf("item %d: %w", i, err)
+		}
+	}
+	return outs, nil
+}
+
+// loop runs the step while its condition holds, at most Max turns. The
+// condition sees steps.<id> as the previous turn (output null at first).
+func (r *run) loop(ctx workflow.Context, s *plan.Step, st *StepView) (any, error) {
+	out := st.Output
+	for st.Turns < s.While.Max {
+		ok, err := r.env.EvalBool(s.While.Cond, r.vars(&scope{index: st.Turns, turn: true}))
+		if err != nil {
+			return out, exprError(s, "while", err)
+		}
+		if !ok {
+			break
+		}
+		o, err := r.once(ctx, s, st, &scope{index: st.Turns, turn: true})
+		if err != nil {
+			return out, fmt.Errorf("turn %d: %w", st.Turns, err)
+		}
+		out = o
+		st.Output = out
+		st.Turns++
+		r.publish(s, st)
+		if st.Turns < s.While.Max && r.inflight == 1 && r.wantContinueAsNew(ctx) {
+			st.Status = StatusPaused
+			return out, nil
+		}
+	}
+	return out, nil
+}
+
+func (r *run) check(s *plan.Step, out any) error {
+	if len(s.Checks) == 0 {
+		return nil
+	}
+	vars := r.vars(nil)
+	vars[expr.VarOutput] = out
+	for _, c := range s.Checks {
+		ok, err := r.env.EvalBool(c.Expr, vars)
+		if err != nil {
+			return exprError(s, "check", err)
+		}
+		if !ok {
+			msg := c.Message
+			if msg == "" {
+				msg = c.Expr
+			}
+			return temporal.NewNonRetryableApplicationError(
+				fmt.Sprintf("step %s: check failed: %s", s.ID, msg), ErrCheckFailed, nil)
+		}
+	}
+	return nil
+}
+
+// stepFailed applies the step's on_error rule.
+func (r *run) stepFailed(ctx workflow.Context, s *plan.Step, st *StepView, err error) {
+	st.Status = StatusFailed
+	st.Error = err.Error()
+	st.Ended = workflow.Now(ctx)
+	r.publish(s, st)
+	if r.fatal != nil {
+		return
+	}
+	switch s.OnError.Action {
+	case plan.OnErrorContinue:
+		return
+	case plan.OnErrorStep:
+		i, ok := r.index[s.OnError.Step]
+		if !ok {
+			r.fail(temporal.NewNonRetryableApplicationError(fmt.Sprintf("step %s: on_error step %s does not exist", s.ID, s.OnError.Step), ErrBadInput, err))
+			return
+		}
+		h, hst := &r.p.Steps[i], r.states[i]
+		if terminal(hst.Status) || hst.Status == StatusRunning {
+			return // one handler run serves every failure that names it
+		}
+		r.runStep(ctx, h, hst)
+		if hst.Status == StatusFailed {
+			return // the handler's own on_error rule has decided
+		}
+		st.Status = StatusHandled
+		r.publish(s, st)
+	default:
+		typ := appErrType(err)
+		if typ == "" {
+			typ = ErrStepFailed
+		}
+		r.fail(temporal.NewNonRetryableApplicationError(
+			fmt.Sprintf("step %s (%s) failed: %v", s.ID, s.Pos, err), typ, err))
+	}
+}
+
+func exprError(s *plan.Step, what string, err error) error {
+	var ae *temporal.ApplicationError
+	if errors.As(err, &ae) {
+		return err
+	}
+	return temporal.NewNonRetryableApplicationError(
+		fmt.Sprintf("step %s (%s): %s: %v", s.ID, s.Pos, what, err), ErrExpression, nil)
+}

@@ -1,0 +1,249 @@
+package workflows
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/tars-engine/tars/activities"
+	"github.com/tars-engine/tars/activities/control"
+	"github.com/tars-engine/tars/metascripts/expr"
+	"github.com/tars-engine/tars/metascripts/plan"
+)
+
+// tool runs a tool or reason step as an activity on the first runtime of its
+// chain that picks it up, falling back along the chain.
+func (r *run) tool(ctx workflow.Context, s *plan.Step, st *StepView, sc *scope, vars expr.Vars) (any, error) {
+	args, err := r.env.RenderJSON(s.With, vars)
+	if err != nil {
+		return nil, exprError(s, "with", err)
+	}
+	chain := r.chain(s)
+	if len(chain) == 0 {
+		return nil, temporal.NewNonRetryableApplicationError(
+			fmt.Sprintf("step %s: no runtime in %v meets its isolation floor %q", s.ID, s.Runtimes, s.MinIsolation), ErrNoPool, nil)
+	}
+	if (len(chain) > 1 || s.Auto) && !r.liveKnown {
+		r.probe(ctx)
+	}
+	var tried []string
+	for k := 0; k < len(chain); k++ {
+		rt := chain[k]
+		if r.liveKnown && !r.live[rt] && liveAfter(r.live, chain[k+1:]) {
+			tried = append(tried, rt+" (no live pollers)")
+			r.hop(ctx, st, Hop{Step: s.ID, From: rt, To: firstLive(r.live, chain[k+1:]), Reason: "no live pollers"})
+			continue
+		}
+		st.Runtime = rt
+		res, err := r.schedule(ctx, s, st, sc, rt, args)
+		if err == nil {
+			r.account(s, res.Metrics)
+			out, derr := expr.Decode(res.Output)
+			if derr != nil {
+				return nil, temporal.NewNonRetryableApplicationError(
+					fmt.Sprintf("step %s: tool %s on %s returned output that is not JSON: %v", s.ID, s.Tool, rt, derr), activities.ErrToolFailed, nil)
+			}
+			return out, nil
+		}
+		if !isScheduleToStart(err) {
+			return nil, err
+		}
+		sts := r.scheduleToStart(s)
+		tried = append(tried, fmt.Sprintf("%s (not started within %s)", rt, sts))
+		next := ""
+		if k+1 < len(chain) {
+			next = chain[k+1]
+		}
+		r.hop(ctx, st, Hop{Step: s.ID, From: rt, To: next, Reason: fmt.Sprintf("not started within %s", sts)})
+		if next != "" {
+			r.probe(ctx)
+		}
+	}
+	return nil, temporal.NewNonRetryableApplicationError(
+		fmt.Sprintf("step %s: no pool could run tool %s: tried %s", s.ID, s.Tool, strings.Join(tried, ", ")), ErrNoPool, nil)
+}
+
+// chain is the step's runtime chain, never below its isolation floor. For
+// `auto`, live runtimes come first, in the chain's preference order.
+func (r *run) chain(s *plan.Step) []string {
+	floor := plan.IsolationRank(s.MinIsolation)
+	var out []string
+	for _, rt := range s.Runtimes {
+		if plan.IsolationRank(plan.Isolation(rt)) >= floor {
+			out = append(out, rt)
+		}
+	}
+	if len(out) == 0 && len(s.Runtimes) == 0 && floor <= 0 {
+		out = []string{plan.RuntimeNative}
+	}
+	return out
+}
+
+func liveAfter(live map[string]bool, rest []string) bool { return firstLive(live, rest) != "" }
+
+func firstLive(live map[string]bool, rest []string) string {
+	for _, rt := range rest {
+		if live[rt] {
+			return rt
+		}
+	}
+	return ""
+}
+
+// probe asks the control activity which runtime queues have live pollers.
+func (r *run) probe(ctx workflow.Context) {
+	queues := map[string]string{}
+	for _, rt := range plan.Runtimes {
+		queues[rt] = RuntimeQueue(r.in.Options.QueuePrefix, rt)
+	}
+	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		TaskQueue:           WorkflowQueue(r.in.Options.QueuePrefix),
+		StartToCloseTimeout: 30 * time.Second,
+		RetryPolicy:         &temporal.RetryPolicy{MaximumAttempts: 3},
+		Summary:             "which pools are live",
+	})
+	var res control.PollersResult
+	if err := workflow.ExecuteActivity(actx, control.PollersActivity, control.PollersRequest{Queues: queues}).Get(ctx, &res); err != nil {
+		// Routing then falls back on schedule-to-start timeouts alone.
+		workflow.GetLogger(ctx).Warn("pollers probe failed", "error", err)
+		return
+	}
+	r.live = res.Live
+	r.liveKnown = true
+}
+
+// hop records a fallback in the step state and, as a marker, in the history.
+func (r *run) hop(ctx workflow.Context, st *StepView, h Hop) {
+	st.Hops = append(st.Hops, h)
+	if workflow.GetVersion(ctx, ChangeHopMarker, workflow.DefaultVersion, 1) == 1 {
+		_ = workflow.SideEffect(ctx, func(workflow.Context) any { return h })
+	}
+}
+
+func (r *run) scheduleToStart(s *plan.Step) time.Duration {
+	if s.ScheduleToStart > 0 {
+		return s.ScheduleToStart.D()
+	}
+	if r.in.Options.ScheduleToStart > 0 {
+		return r.in.Options.ScheduleToStart.D()
+	}
+	return DefaultScheduleToStart
+}
+
+// schedule schedules the step's activity on one runtime's queue.
+func (r *run) schedule(ctx workflow.Context, s *plan.Step, st *StepView, sc *scope, rt string, args json.RawMessage) (activities.Result, error) {
+	timeout := s.Timeout.D()
+	if timeout <= 0 {
+		timeout = DefaultStepTimeout
+	}
+	id := s.ID
+	item := 0
+	if sc != nil {
+		item = sc.index
+		if sc.hasItem {
+			id = fmt.Sprintf("%s#%d", s.ID, sc.index)
+		} else if sc.turn {
+			id = fmt.Sprintf("%s~%d", s.ID, sc.index)
+		}
+	}
+	summary := s.ID
+	if s.Agent != "" {
+		summary += " · " + s.Agent
+	}
+	summary += " · " + rt
+	if len(st.Hops) > 0 {
+		summary += " (fallback from " + st.Hops[len(st.Hops)-1].From + ")"
+	}
+	ao := workflow.ActivityOptions{
+		TaskQueue:              RuntimeQueue(r.in.Options.QueuePrefix, rt),
+		ActivityID:             id + "@" + rt,
+		ScheduleToStartTimeout: r.scheduleToStart(s),
+		StartToCloseTimeout:    timeout,
+		RetryPolicy:            retryPolicy(s.Retry),
+		Summary:                summary,
+	}
+	call := activities.Call{
+		RunID:   workflow.GetInfo(ctx).WorkflowExecution.ID,
+		Step:    s.ID,
+		Item:    item,
+		Agent:   s.Agent,
+		Runtime: rt,
+		Tool:    s.Tool,
+		Digest:  s.Digests[rt],
+		Args:    args,
+		Grants:  grants(r.p.Policy.Grants),
+	}
+	var res activities.Result
+	err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, ao), s.Tool, call).Get(ctx, &res)
+	return res, err
+}
+
+func retryPolicy(rp *plan.Retry) *temporal.RetryPolicy {
+	p := &temporal.RetryPolicy{
+		InitialInterval:    time.Second,
+		BackoffCoefficient: 2,
+		MaximumInterval:    time.Minute,
+		MaximumAttempts:    3,
+	}
+	if rp == nil {
+		return p
+	}
+	if rp.Attempts > 0 {
+		p.MaximumAttempts = int32(rp.Attempts)
+	}
+	if rp.Backoff > 0 {
+		p.InitialInterval = rp.Backoff.D()
+	}
+	if rp.MaxBackoff > 0 {
+		p.MaximumInterval = rp.MaxBackoff.D()
+	}
+	if p.MaximumInterval < p.InitialInterval {
+		p.MaximumInterval = p.InitialInterval
+	}
+	p.NonRetryableErrorTypes = rp.NonRetryable
+	return p
+}
+
+func grants(g plan.Grants) activities.Grants {
+	return activities.Grants{
+		Shell: g.Shell, ReadDir: g.ReadDir, WriteDir: g.WriteDir, Env: g.Env,
+		HTTPHosts: g.HTTPHosts, MemoryMiB: g.MemoryMiB, HostFuncs: g.HostFuncs,
+	}
+}
+
+func isScheduleToStart(err error) bool {
+	var te *temporal.TimeoutError
+	return errors.As(err, &te) && te.TimeoutType() == enumspb.TIMEOUT_TYPE_SCHEDULE_TO_START
+}
+
+// account adds reported usage to the run's budgets and fails the run when
+// one is exceeded.
+func (r *run) account(s *plan.Step, metrics map[string]float64) {
+	if len(r.p.Policy.Budgets) == 0 {
+		return
+	}
+	names := make([]string, 0, len(r.p.Policy.Budgets))
+	for n := range r.p.Policy.Budgets {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		used, ok := metrics[n]
+		if !ok {
+			continue
+		}
+		r.budgets[n] += used
+		if limit := r.p.Policy.Budgets[n]; r.budgets[n] > limit {
+			r.fail(temporal.NewNonRetryableApplicationError(
+				fmt.Sprintf("budget %s exceeded at step %s: used %g of %g", n, s.ID, r.budgets[n], limit), ErrBudget, nil))
+			return
+		}
+	}
+}

@@ -1,0 +1,857 @@
+package trace
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+
+	commonpb "go.temporal.io/api/common/v1"
+	enumspb "go.temporal.io/api/enums/v1"
+	failurepb "go.temporal.io/api/failure/v1"
+	historypb "go.temporal.io/api/history/v1"
+
+	"github.com/tars-engine/tars/activities/control"
+	"github.com/tars-engine/tars/metascripts/plan"
+	"github.com/tars-engine/tars/workflows"
+)
+
+// SDK marker names and detail keys (go.temporal.io/sdk/internal).
+const (
+	markerSideEffect = "SideEffect"
+	markerVersion    = "Version"
+	markerDataKey    = "data"
+	markerChangeID   = "change-id"
+)
+
+// ErrNotTARS is returned by Build for a history whose first event does not
+// carry a TARS RunInput.
+var ErrNotTARS = errors.New("not a TARS run: the first event has no TARS RunInput with a Plan")
+
+// Build derives the trace of one run from its history events, oldest first.
+// It needs only the events: the Plan is read from the first one.
+//
+// Step statuses come from the run's result when it completed. Otherwise
+// they are derived from the events: a step with an open activity is
+// running, one whose last activity failed is failed, a step with no events
+// is pending unless a step that needs it has events (then it was ok or
+// skipped; a `set` or `when`-skipped step leaves no event). ApplyState
+// replaces them with a live query's exact view.
+//
+// Cost: one pass over the events; payloads are decoded only for the first
+// event, completed activities (metrics), markers, signals and the result.
+func Build(events []*historypb.HistoryEvent) (*Trace, error) {
+	if len(events) == 0 {
+		return nil, errors.New("empty history")
+	}
+	first := events[0]
+	sa := first.GetWorkflowExecutionStartedEventAttributes()
+	if first.GetEventType() != enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED || sa == nil {
+		return nil, fmt.Errorf("history starts with %s, not WorkflowExecutionStarted (event %d)", first.GetEventType(), first.GetEventId())
+	}
+	var in workflows.RunInput
+	if err := decodePayloads(sa.GetInput(), &in); err != nil || in.Plan == nil {
+		if err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrNotTARS, err)
+		}
+		return nil, ErrNotTARS
+	}
+	b := newBuilder(&in, first, sa)
+	for _, e := range events {
+		b.event(e)
+	}
+	b.finish(events[len(events)-1])
+	return b.t, nil
+}
+
+// BuildHistory is Build over a *historypb.History.
+func BuildHistory(h *historypb.History) (*Trace, error) { return Build(h.GetEvents()) }
+
+type builder struct {
+	t    *Trace
+	in   *workflows.RunInput
+	p    *plan.Plan
+	acts map[int64]*Activity // scheduled event id -> activity
+	// timers: started event id -> approval step waiting on it
+	timers    map[int64]*Step
+	timed     map[*Step]bool
+	children  map[int64]*Child // initiated event id -> child
+	hopMarker bool             // the history records hops as markers
+	timeouts  []*Activity      // schedule-to-start timeouts, for hops without markers
+	result    *workflows.RunResult
+}
+
+func newBuilder(in *workflows.RunInput, first *historypb.HistoryEvent, sa *historypb.WorkflowExecutionStartedEventAttributes) *builder {
+	p := in.Plan
+	t := &Trace{
+		Metascript:    p.Name,
+		Description:   p.Description,
+		PlanSHA256:    p.SHA256,
+		WorkflowID:    sa.GetWorkflowId(),
+		RunID:         sa.GetOriginalExecutionRunId(),
+		TaskQueue:     sa.GetTaskQueue().GetName(),
+		Status:        RunRunning,
+		Start:         first.GetEventTime().AsTime(),
+		ContinuedFrom: sa.GetContinuedExecutionRunId(),
+		Inputs:        in.Inputs,
+		Plan:          p,
+		Totals:        Totals{Agents: map[string]*Total{}, Runtimes: map[string]*Total{}},
+	}
+	if pe := sa.GetParentWorkflowExecution(); pe != nil {
+		t.Parent = &Execution{WorkflowID: pe.GetWorkflowId(), RunID: pe.GetRunId()}
+	}
+	b := &builder{t: t, in: in, p: p, acts: map[int64]*Activity{}, timers: map[int64]*Step{}, timed: map[*Step]bool{}, children: map[int64]*Child{}}
+
+	depth := make(map[string]int, len(p.Steps))
+	t.Steps = make([]*Step, len(p.Steps))
+	for i := range p.Steps {
+		ps := &p.Steps[i]
+		s := &Step{ID: ps.ID, Kind: ps.Kind, Agent: ps.Agent, Tool: ps.Tool, Needs: ps.Needs, Chain: ps.Runtimes, Status: workflows.StatusPending}
+		if ps.Kind == plan.KindCall && ps.Call != nil {
+			s.Tool = ps.Call.Metascript
+		}
+		if a := p.Agent(ps.Agent); a != nil {
+			s.Department, s.Team = a.Department, a.Team
+		}
+		for _, n := range ps.Needs {
+			if d := depth[n] + 1; d > s.Depth {
+				s.Depth = d
+			}
+		}
+		depth[ps.ID] = s.Depth
+		t.Steps[i] = s
+	}
+	if r := in.Resume; r != nil {
+		for id, sv := range r.Steps {
+			if s := t.Step(id); s != nil && sv != nil && sv.Status != workflows.StatusPending {
+				applyView(s, sv)
+				s.Resumed = true
+			}
+		}
+	}
+	return b
+}
+
+// applyView copies the interpreter's view of a step.
+func applyView(s *Step, sv *workflows.StepView) {
+	s.Status = sv.Status
+	if sv.Runtime != "" {
+		s.Runtime = sv.Runtime
+	}
+	if !sv.Started.IsZero() {
+		s.Start = sv.Started
+	}
+	if !sv.Ended.IsZero() {
+		s.End = sv.Ended
+	}
+	s.Items, s.ItemsDone, s.Turns = sv.Items, sv.ItemsDone, sv.Turns
+	s.Error, s.Prompt = sv.Error, sv.Prompt
+}
+
+func (b *builder) event(e *historypb.HistoryEvent) {
+	t := b.t
+	t.Events++
+	t.LastEvent = e.GetEventId()
+	switch e.GetEventType() {
+	case enumspb.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
+		b.scheduled(e)
+	case enumspb.EVENT_TYPE_ACTIVITY_TASK_STARTED:
+		a := e.GetActivityTaskStartedEventAttributes()
+		if act := b.acts[a.GetScheduledEventId()]; act != nil {
+			act.Status = ActStarted
+			act.Started = e.GetEventTime().AsTime()
+			act.StartedEventID = e.GetEventId()
+			act.Attempt = a.GetAttempt()
+			act.Identity = a.GetIdentity()
+			act.LastFailure = failureText(a.GetLastFailure())
+		}
+	case enumspb.EVENT_TYPE_ACTIVITY_TASK_COMPLETED:
+		a := e.GetActivityTaskCompletedEventAttributes()
+		if act := b.close(a.GetScheduledEventId(), e, ActCompleted); act != nil {
+			act.Identity = orElse(a.GetIdentity(), act.Identity)
+			act.OutputBytes = payloadBytes(a.GetResult())
+			if act.Step != "" {
+				var r struct {
+					Metrics map[string]float64 `json:"metrics"`
+				}
+				if decodePayloads(a.GetResult(), &r) == nil && len(r.Metrics) > 0 {
+					act.Metrics = r.Metrics
+				}
+			}
+		}
+	case enumspb.EVENT_TYPE_ACTIVITY_TASK_FAILED:
+		a := e.GetActivityTaskFailedEventAttributes()
+		if act := b.close(a.GetScheduledEventId(), e, ActFailed); act != nil {
+			act.Failure = failureText(a.GetFailure())
+			act.RetryState = enumText(a.GetRetryState().String(), "RetryState")
+		}
+	case enumspb.EVENT_TYPE_ACTIVITY_TASK_TIMED_OUT:
+		a := e.GetActivityTaskTimedOutEventAttributes()
+		if act := b.close(a.GetScheduledEventId(), e, ActTimedOut); act != nil {
+			f := a.GetFailure()
+			act.Failure = failureText(f)
+			act.RetryState = enumText(a.GetRetryState().String(), "RetryState")
+			if ti := f.GetTimeoutFailureInfo(); ti != nil {
+				act.Timeout = snake(ti.GetTimeoutType().String())
+				if ti.GetTimeoutType() == enumspb.TIMEOUT_TYPE_SCHEDULE_TO_START {
+					b.timeouts = append(b.timeouts, act)
+				}
+			}
+		}
+	case enumspb.EVENT_TYPE_ACTIVITY_TASK_CANCELED:
+		a := e.GetActivityTaskCanceledEventAttributes()
+		if act := b.close(a.GetScheduledEventId(), e, ActCanceled); act != nil {
+			act.Failure = "canceled"
+		}
+
+	case enumspb.EVENT_TYPE_MARKER_RECORDED:
+		b.marker(e)
+
+	case enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED:
+		a := e.GetWorkflowExecutionSignaledEventAttributes()
+		if a.GetSignalName() != workflows.SignalApprove {
+			return
+		}
+		var ap workflows.Approval
+		if decodePayloads(a.GetInput(), &ap) != nil {
+			return
+		}
+		d := &Approval{Step: ap.Step, Approved: ap.Approved, By: ap.By, Comment: ap.Comment, Time: e.GetEventTime().AsTime(), EventID: e.GetEventId()}
+		t.Approvals = append(t.Approvals, d)
+		if s := t.Step(ap.Step); s != nil {
+			if s.Approval != nil {
+				// The interpreter keeps the first decision, or the default
+				// when the step's timer fired first.
+				d.Ignored = true
+				return
+			}
+			s.Approval = d
+			if s.EventID == 0 {
+				s.EventID = e.GetEventId()
+			}
+		}
+
+	case enumspb.EVENT_TYPE_TIMER_STARTED:
+		b.timerStarted(e)
+	case enumspb.EVENT_TYPE_TIMER_FIRED:
+		a := e.GetTimerFiredEventAttributes()
+		if s := b.timers[a.GetStartedEventId()]; s != nil && s.Approval == nil {
+			ps := b.p.Step(s.ID)
+			s.Approval = &Approval{
+				Step: s.ID, Approved: ps.Approval != nil && ps.Approval.Default == "approve", By: "default",
+				TimedOut: true, Time: e.GetEventTime().AsTime(), EventID: e.GetEventId(),
+				TimerEventID: a.GetStartedEventId(), Timeout: Duration(ps.Approval.Timeout),
+			}
+		}
+
+	case enumspb.EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_INITIATED:
+		a := e.GetStartChildWorkflowExecutionInitiatedEventAttributes()
+		c := &Child{
+			WorkflowID: a.GetWorkflowId(), WorkflowType: a.GetWorkflowType().GetName(), TaskQueue: a.GetTaskQueue().GetName(),
+			Status: "initiated", Initiated: e.GetEventTime().AsTime(), EventID: e.GetEventId(), InputBytes: payloadBytes(a.GetInput()),
+		}
+		c.Step = b.childStep(c.WorkflowID)
+		b.children[e.GetEventId()] = c
+		t.Children = append(t.Children, c)
+		if s := t.Step(c.Step); s != nil {
+			s.Child = c
+			if s.EventID == 0 {
+				s.EventID = e.GetEventId()
+			}
+		}
+	case enumspb.EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_FAILED:
+		a := e.GetStartChildWorkflowExecutionFailedEventAttributes()
+		if c := b.children[a.GetInitiatedEventId()]; c != nil {
+			c.Status = RunFailed
+			c.Error = "could not start: " + snake(a.GetCause().String())
+			c.Closed = e.GetEventTime().AsTime()
+		}
+	case enumspb.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_STARTED:
+		a := e.GetChildWorkflowExecutionStartedEventAttributes()
+		if c := b.children[a.GetInitiatedEventId()]; c != nil {
+			c.Status = RunRunning
+			c.RunID = a.GetWorkflowExecution().GetRunId()
+			c.Started = e.GetEventTime().AsTime()
+		}
+	case enumspb.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_COMPLETED:
+		a := e.GetChildWorkflowExecutionCompletedEventAttributes()
+		if c := b.childClosed(a.GetInitiatedEventId(), e, RunCompleted); c != nil {
+			c.OutputBytes = payloadBytes(a.GetResult())
+		}
+	case enumspb.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_FAILED:
+		a := e.GetChildWorkflowExecutionFailedEventAttributes()
+		if c := b.childClosed(a.GetInitiatedEventId(), e, RunFailed); c != nil {
+			c.Error = failureText(a.GetFailure())
+		}
+	case enumspb.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_TIMED_OUT:
+		b.childClosed(e.GetChildWorkflowExecutionTimedOutEventAttributes().GetInitiatedEventId(), e, RunTimedOut)
+	case enumspb.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_CANCELED:
+		b.childClosed(e.GetChildWorkflowExecutionCanceledEventAttributes().GetInitiatedEventId(), e, RunCanceled)
+	case enumspb.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_TERMINATED:
+		b.childClosed(e.GetChildWorkflowExecutionTerminatedEventAttributes().GetInitiatedEventId(), e, RunTerminated)
+
+	case enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED:
+		t.Status = RunCompleted
+		var res workflows.RunResult
+		if decodePayloads(e.GetWorkflowExecutionCompletedEventAttributes().GetResult(), &res) == nil {
+			b.result = &res
+		}
+	case enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_FAILED:
+		t.Status = RunFailed
+		t.Error = failureText(e.GetWorkflowExecutionFailedEventAttributes().GetFailure())
+	case enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_TIMED_OUT:
+		t.Status = RunTimedOut
+		t.Error = "the run's execution timeout passed"
+	case enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_CANCELED:
+		t.Status = RunCanceled
+	case enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_TERMINATED:
+		t.Status = RunTerminated
+		a := e.GetWorkflowExecutionTerminatedEventAttributes()
+		t.Error = strings.TrimSpace("terminated " + a.GetReason())
+	case enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW:
+		t.Status = RunContinuedAsNew
+		t.ContinuedAs = e.GetWorkflowExecutionContinuedAsNewEventAttributes().GetNewExecutionRunId()
+	}
+	switch e.GetEventType() {
+	case enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED, enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_FAILED,
+		enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_TIMED_OUT, enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_CANCELED,
+		enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_TERMINATED, enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW:
+		t.End = e.GetEventTime().AsTime()
+	}
+}
+
+func (b *builder) scheduled(e *historypb.HistoryEvent) {
+	a := e.GetActivityTaskScheduledEventAttributes()
+	act := &Activity{
+		ActivityID:       a.GetActivityId(),
+		Tool:             a.GetActivityType().GetName(),
+		TaskQueue:        a.GetTaskQueue().GetName(),
+		Status:           ActScheduled,
+		Scheduled:        e.GetEventTime().AsTime(),
+		ScheduledEventID: e.GetEventId(),
+		MaxAttempts:      a.GetRetryPolicy().GetMaximumAttempts(),
+		InputBytes:       payloadBytes(a.GetInput()),
+	}
+	if s := e.GetUserMetadata().GetSummary(); s != nil {
+		_ = decodePayload(s, &act.Summary)
+	}
+	b.acts[e.GetEventId()] = act
+	if act.Tool == control.PollersActivity {
+		b.t.Probes = append(b.t.Probes, act)
+		return
+	}
+	step, scope, index, rt := b.parseActivityID(act.ActivityID)
+	if step == nil {
+		// Not an ID the interpreter makes: read the Call instead.
+		var call struct {
+			Step    string `json:"step"`
+			Item    int    `json:"item"`
+			Runtime string `json:"runtime"`
+		}
+		if decodePayloads(a.GetInput(), &call) == nil {
+			step, index, rt = b.t.Step(call.Step), call.Item, call.Runtime
+		}
+	}
+	act.Runtime = rt
+	if act.Runtime == "" {
+		act.Runtime = queueRuntime(act.TaskQueue)
+	}
+	if step == nil {
+		b.t.Probes = append(b.t.Probes, act) // unknown activity: keep it visible
+		return
+	}
+	act.Step, act.Scope, act.Index = step.ID, scope, index
+	step.Activities = append(step.Activities, act)
+	if step.EventID == 0 {
+		step.EventID = e.GetEventId()
+	}
+}
+
+// parseActivityID reads "<step>@<rt>", "<step>#<item>@<rt>" and
+// "<step>~<turn>@<rt>" (workflows.schedule).
+func (b *builder) parseActivityID(id string) (s *Step, scope string, index int, rt string) {
+	at := strings.LastIndexByte(id, '@')
+	if at < 0 {
+		return nil, "", 0, ""
+	}
+	head, rt := id[:at], id[at+1:]
+	if s := b.t.Step(head); s != nil {
+		return s, "", 0, rt
+	}
+	k := strings.LastIndexAny(head, "#~")
+	if k < 0 {
+		return nil, "", 0, rt
+	}
+	n, err := strconv.Atoi(head[k+1:])
+	if err != nil {
+		return nil, "", 0, rt
+	}
+	scope = "item"
+	if head[k] == '~' {
+		scope = "turn"
+	}
+	return b.t.Step(head[:k]), scope, n, rt
+}
+
+func queueRuntime(queue string) string {
+	if i := strings.LastIndexByte(queue, '.'); i >= 0 {
+		return queue[i+1:]
+	}
+	return queue
+}
+
+func (b *builder) close(scheduledID int64, e *historypb.HistoryEvent, status string) *Activity {
+	act := b.acts[scheduledID]
+	if act == nil {
+		return nil
+	}
+	act.Status = status
+	act.Closed = e.GetEventTime().AsTime()
+	act.ClosedEventID = e.GetEventId()
+	return act
+}
+
+func (b *builder) marker(e *historypb.HistoryEvent) {
+	a := e.GetMarkerRecordedEventAttributes()
+	switch a.GetMarkerName() {
+	case markerVersion:
+		var id string
+		if decodePayloads(a.GetDetails()[markerChangeID], &id) == nil && id == workflows.ChangeHopMarker {
+			b.hopMarker = true
+		}
+	case markerSideEffect:
+		var h workflows.Hop
+		if decodePayloads(a.GetDetails()[markerDataKey], &h) != nil || h.Step == "" || h.From == "" {
+			return // a side effect that is not a hop
+		}
+		b.addHop(Hop{Step: h.Step, From: h.From, To: h.To, Reason: h.Reason, EventID: e.GetEventId(), Time: e.GetEventTime().AsTime()})
+	}
+}
+
+func (b *builder) addHop(h Hop) {
+	b.t.Hops = append(b.t.Hops, h)
+	if s := b.t.Step(h.Step); s != nil {
+		s.Hops = append(s.Hops, h)
+	}
+}
+
+// timerStarted ties a timer to the approval step waiting on it: the first
+// approval step with that timeout whose needs have all closed and that has
+// no timer yet. Timers carry no step id, so this is an inference; the
+// interpreter starts no other timers.
+func (b *builder) timerStarted(e *historypb.HistoryEvent) {
+	d := e.GetTimerStartedEventAttributes().GetStartToFireTimeout().AsDuration()
+	for i := range b.p.Steps {
+		ps := &b.p.Steps[i]
+		if ps.Kind != plan.KindApproval || ps.Approval == nil || ps.Approval.Timeout.D() != d {
+			continue
+		}
+		s := b.t.Steps[i]
+		if b.timed[s] || s.Approval != nil {
+			continue
+		}
+		b.timers[e.GetEventId()] = s
+		b.timed[s] = true
+		if s.EventID == 0 {
+			s.EventID = e.GetEventId()
+		}
+		if s.Start.IsZero() {
+			s.Start = e.GetEventTime().AsTime()
+		}
+		return
+	}
+}
+
+// childStep maps a child workflow id "<parent>/<step>" or
+// "<parent>/<step>-<n>" (foreach items, loop turns) to its step.
+func (b *builder) childStep(wid string) string {
+	tail := wid[strings.LastIndexByte(wid, '/')+1:]
+	if b.t.Step(tail) != nil {
+		return tail
+	}
+	if k := strings.LastIndexByte(tail, '-'); k > 0 {
+		if _, err := strconv.Atoi(tail[k+1:]); err == nil && b.t.Step(tail[:k]) != nil {
+			return tail[:k]
+		}
+	}
+	return ""
+}
+
+func (b *builder) childClosed(initiated int64, e *historypb.HistoryEvent, status string) *Child {
+	c := b.children[initiated]
+	if c == nil {
+		return nil
+	}
+	c.Status = status
+	c.Closed = e.GetEventTime().AsTime()
+	return c
+}
+
+// finish derives step states and totals once every event is seen.
+func (b *builder) finish(last *historypb.HistoryEvent) {
+	t := b.t
+	end := t.End
+	if end.IsZero() {
+		end = last.GetEventTime().AsTime()
+	}
+	t.Duration = between(t.Start, end)
+	if !b.hopMarker {
+		b.inferHops()
+	}
+	for _, a := range t.Probes {
+		finishActivity(a)
+	}
+	ran := make(map[string]bool, len(t.Steps))
+	for _, s := range t.Steps {
+		for _, a := range s.Activities {
+			finishActivity(a)
+		}
+		if len(s.Activities) > 0 || s.Approval != nil || s.Child != nil || s.EventID != 0 {
+			ran[s.ID] = true
+		}
+	}
+	if b.result != nil {
+		for i := range b.result.Steps {
+			sv := &b.result.Steps[i]
+			if s := t.Step(sv.ID); s != nil {
+				applyView(s, sv)
+			}
+		}
+	} else {
+		b.deriveStatuses(ran)
+	}
+	for _, s := range t.Steps {
+		b.stepTimes(s)
+	}
+	b.totals()
+}
+
+func finishActivity(a *Activity) {
+	a.Queued = between(a.Scheduled, a.Started)
+	a.Ran = between(a.Started, a.Closed)
+}
+
+// inferHops adds hops for histories recorded before hop markers: a
+// schedule-to-start timeout followed by an activity of the same step and
+// item on another runtime.
+func (b *builder) inferHops() {
+	for _, to := range b.timeouts {
+		s := b.t.Step(to.Step)
+		if s == nil {
+			continue
+		}
+		next := ""
+		for _, a := range s.Activities {
+			if a.ScheduledEventID > to.ScheduledEventID && a.Scope == to.Scope && a.Index == to.Index && a.Runtime != to.Runtime {
+				next = a.Runtime
+				break
+			}
+		}
+		b.addHop(Hop{Step: s.ID, From: to.Runtime, To: next, Reason: "not started in time (schedule-to-start timeout)",
+			EventID: to.ClosedEventID, Time: to.Closed, Inferred: true})
+	}
+	sort.SliceStable(b.t.Hops, func(i, j int) bool { return b.t.Hops[i].EventID < b.t.Hops[j].EventID })
+}
+
+// deriveStatuses sets step states from events when the run has no result.
+func (b *builder) deriveStatuses(ran map[string]bool) {
+	t := b.t
+	open := t.Status == RunRunning
+	// A step that a step with events needs has finished.
+	needed := map[string]bool{}
+	for _, s := range t.Steps {
+		if ran[s.ID] || needed[s.ID] {
+			for _, n := range s.Needs {
+				needed[n] = true
+			}
+		}
+	}
+	for _, s := range t.Steps {
+		if s.Resumed {
+			continue
+		}
+		switch {
+		case len(s.Activities) > 0:
+			s.Status = activityStatus(s, open)
+		case s.Child != nil:
+			switch s.Child.Status {
+			case RunCompleted:
+				s.Status = workflows.StatusOK
+			case "initiated", RunRunning:
+				s.Status = workflows.StatusRunning
+			default:
+				s.Status = workflows.StatusFailed
+				s.Error = s.Child.Error
+			}
+		case s.Approval != nil:
+			s.Status = workflows.StatusOK
+		case s.Kind == plan.KindApproval && s.EventID != 0: // timer, no decision yet
+			s.Status = workflows.StatusWaiting
+		case needed[s.ID]:
+			s.Status = workflows.StatusOK
+		}
+		if !open && (s.Status == workflows.StatusRunning || s.Status == workflows.StatusWaiting) {
+			s.Status = workflows.StatusFailed // the run closed under it
+			if s.Error == "" {
+				s.Error = "the run ended (" + t.Status + ") while the step was in flight"
+			}
+		}
+	}
+}
+
+// activityStatus: running while any activity is open; failed when the last
+// activity of some item or turn failed; ok otherwise.
+func activityStatus(s *Step, open bool) string {
+	type key struct {
+		scope string
+		index int
+	}
+	lastOf := map[key]*Activity{}
+	for _, a := range s.Activities {
+		if !a.Failed() && a.Status != ActCompleted {
+			return workflows.StatusRunning
+		}
+		lastOf[key{a.Scope, a.Index}] = a
+	}
+	for _, a := range lastOf {
+		if a.Failed() {
+			// A hop after the failure means the next runtime is coming.
+			if open && len(s.Hops) > 0 && s.Hops[len(s.Hops)-1].To != "" && s.Hops[len(s.Hops)-1].EventID > a.ClosedEventID {
+				return workflows.StatusRunning
+			}
+			if s.Error == "" {
+				s.Error = a.Failure
+			}
+			return workflows.StatusFailed
+		}
+	}
+	return workflows.StatusOK
+}
+
+// stepTimes fills a step's runtime, times, attempts and failures.
+func (b *builder) stepTimes(s *Step) {
+	for _, a := range s.Activities {
+		s.Attempts += int(a.Attempt)
+		s.Failures += a.failedAttempts()
+		if a.Status == ActCompleted || s.Runtime == "" {
+			s.Runtime = a.Runtime
+		}
+		if s.Start.IsZero() || a.Scheduled.Before(s.Start) {
+			s.Start = a.Scheduled
+		}
+		if a.Closed.After(s.End) && terminalStatus(s.Status) {
+			s.End = a.Closed
+		}
+	}
+	if c := s.Child; c != nil {
+		if s.Start.IsZero() {
+			s.Start = c.Initiated
+		}
+		if s.End.IsZero() && terminalStatus(s.Status) {
+			s.End = c.Closed
+		}
+	}
+	if ap := s.Approval; ap != nil && s.End.IsZero() {
+		s.End = ap.Time
+	}
+	if s.Start.IsZero() && !s.End.IsZero() {
+		s.Start = s.End
+	}
+	end := s.End
+	if end.IsZero() && !s.Start.IsZero() && !terminalStatus(s.Status) {
+		end = b.t.Start.Add(b.t.Duration.D())
+	}
+	s.Duration = between(s.Start, end)
+}
+
+func terminalStatus(st string) bool {
+	switch st {
+	case workflows.StatusOK, workflows.StatusFailed, workflows.StatusSkipped, workflows.StatusHandled:
+		return true
+	}
+	return false
+}
+
+// totals sums activities per agent, runtime, team, department and run, and
+// builds the department → team → agent tree.
+func (b *builder) totals() {
+	t := b.t
+	agentTotal := func(id string) *Total {
+		tt := t.Totals.Agents[id]
+		if tt == nil {
+			tt = &Total{}
+			t.Totals.Agents[id] = tt
+		}
+		return tt
+	}
+	for _, s := range t.Steps {
+		at := agentTotal(s.Agent)
+		if len(s.Activities) > 0 || s.Child != nil || s.Approval != nil || terminalStatus(s.Status) {
+			at.Steps++
+			t.Totals.Run.Steps++
+		}
+		at.Hops += len(s.Hops)
+		t.Totals.Run.Hops += len(s.Hops)
+		rtSteps := map[string]bool{}
+		for _, a := range s.Activities {
+			rt := t.Totals.Runtimes[a.Runtime]
+			if rt == nil {
+				rt = &Total{}
+				t.Totals.Runtimes[a.Runtime] = rt
+			}
+			if !rtSteps[a.Runtime] {
+				rtSteps[a.Runtime] = true
+				rt.Steps++
+			}
+			for _, tt := range []*Total{at, rt, &t.Totals.Run} {
+				tt.Activities++
+				tt.Attempts += int(a.Attempt)
+				tt.Failures += a.failedAttempts()
+				tt.Busy += a.Ran
+				tt.Queued += a.Queued
+			}
+		}
+	}
+	for _, h := range t.Hops {
+		if rt := t.Totals.Runtimes[h.From]; rt != nil {
+			rt.Hops++
+		}
+	}
+
+	// The tree: departments and teams in the order agents first appear in
+	// the Plan's agent list, then agents that only steps name.
+	agents := map[string]*Agent{}
+	var order []*Agent
+	addAgent := func(id string) *Agent {
+		if a := agents[id]; a != nil {
+			return a
+		}
+		a := &Agent{ID: id, Steps: []string{}}
+		if pa := b.p.Agent(id); pa != nil {
+			a.Role, a.Department, a.Team = pa.Role, pa.Department, pa.Team
+		}
+		agents[id] = a
+		order = append(order, a)
+		return a
+	}
+	for _, pa := range b.p.Agents {
+		addAgent(pa.ID)
+	}
+	for _, s := range t.Steps {
+		a := addAgent(s.Agent)
+		a.Steps = append(a.Steps, s.ID)
+	}
+	depts := map[string]*Department{}
+	teams := map[[2]string]*Team{}
+	for _, a := range order {
+		if len(a.Steps) == 0 {
+			continue // declared but did nothing in this run
+		}
+		if tt := t.Totals.Agents[a.ID]; tt != nil {
+			a.Total = *tt
+		}
+		d := depts[a.Department]
+		if d == nil {
+			d = &Department{Name: a.Department}
+			depts[a.Department] = d
+			t.Departments = append(t.Departments, d)
+		}
+		tm := teams[[2]string{a.Department, a.Team}]
+		if tm == nil {
+			tm = &Team{Name: a.Team}
+			teams[[2]string{a.Department, a.Team}] = tm
+			d.Teams = append(d.Teams, tm)
+		}
+		tm.Agents = append(tm.Agents, a)
+		tm.Total.add(a.Total)
+		d.Total.add(a.Total)
+	}
+}
+
+func (t *Total) add(o Total) {
+	t.Steps += o.Steps
+	t.Activities += o.Activities
+	t.Attempts += o.Attempts
+	t.Failures += o.Failures
+	t.Hops += o.Hops
+	t.Busy += o.Busy
+	t.Queued += o.Queued
+}
+
+// decodePayloads decodes the first payload as JSON (the SDK's default
+// converter writes json/plain).
+func decodePayloads(p *commonpb.Payloads, v any) error {
+	if p == nil || len(p.GetPayloads()) == 0 {
+		return errors.New("no payload")
+	}
+	return decodePayload(p.GetPayloads()[0], v)
+}
+
+func decodePayload(p *commonpb.Payload, v any) error {
+	enc := string(p.GetMetadata()["encoding"])
+	switch enc {
+	case "json/plain", "":
+		return json.Unmarshal(p.GetData(), v)
+	case "binary/null":
+		return nil
+	}
+	return fmt.Errorf("payload encoding %q is not JSON (is a codec in use?)", enc)
+}
+
+func payloadBytes(p *commonpb.Payloads) int {
+	n := 0
+	for _, x := range p.GetPayloads() {
+		n += len(x.GetData())
+	}
+	return n
+}
+
+// failureText is a failure's message with its type and cause chain.
+func failureText(f *failurepb.Failure) string {
+	var parts []string
+	for depth := 0; f != nil && depth < 8; depth++ {
+		msg := f.GetMessage()
+		switch {
+		case f.GetApplicationFailureInfo() != nil && f.GetApplicationFailureInfo().GetType() != "":
+			msg = f.GetApplicationFailureInfo().GetType() + ": " + msg
+		case f.GetTimeoutFailureInfo() != nil:
+			msg = snake(f.GetTimeoutFailureInfo().GetTimeoutType().String()) + " timeout"
+		}
+		if msg != "" && (len(parts) == 0 || parts[len(parts)-1] != msg) {
+			parts = append(parts, msg)
+		}
+		f = f.GetCause()
+	}
+	return strings.Join(parts, ": ")
+}
+
+// snake turns "ScheduleToStart" into "schedule_to_start".
+func snake(s string) string {
+	var b strings.Builder
+	for i, r := range s {
+		if r >= 'A' && r <= 'Z' {
+			if i > 0 {
+				b.WriteByte('_')
+			}
+			r += 'a' - 'A'
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+func enumText(s, prefix string) string {
+	if s == "Unspecified" || s == "" {
+		return ""
+	}
+	return snake(strings.TrimPrefix(s, prefix))
+}
+
+func orElse(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}

@@ -1,0 +1,128 @@
+package workflows
+
+import (
+	"time"
+
+	"github.com/tars-engine/tars/metascripts/plan"
+)
+
+// Names shared by the interpreter, the workers and the CLI.
+const (
+	// QueryState returns the run's State.
+	QueryState = "tars.state"
+	// SignalApprove delivers an Approval to an approval step.
+	SignalApprove = "tars.approve"
+	// DefaultQueuePrefix is the task queue prefix: tars.<runtime>.
+	DefaultQueuePrefix = "tars"
+	// DefaultScheduleToStart is how long a step waits for a pool of its
+	// chosen runtime to pick it up before it falls back along its chain.
+	DefaultScheduleToStart = time.Minute
+	// DefaultStepTimeout bounds one attempt of a step that sets no timeout.
+	DefaultStepTimeout = 10 * time.Minute
+	// DefaultConcurrency is a foreach step's limit when it sets none.
+	DefaultConcurrency = 10
+	// DefaultHistoryLimit is the history length past which a run continues
+	// as new at its next quiet point (no step in flight).
+	DefaultHistoryLimit = 20_000
+)
+
+// WorkflowQueue is the task queue the interpreter workflows poll.
+func WorkflowQueue(prefix string) string { return orDefault(prefix) + ".workflows" }
+
+// RuntimeQueue is the task queue of a runtime's pool.
+func RuntimeQueue(prefix, runtime string) string { return orDefault(prefix) + "." + runtime }
+
+func orDefault(prefix string) string {
+	if prefix == "" {
+		return DefaultQueuePrefix
+	}
+	return prefix
+}
+
+// RunInput is the workflow input: the whole Plan travels with the run.
+type RunInput struct {
+	Plan    *plan.Plan     `json:"plan"`
+	Inputs  map[string]any `json:"inputs,omitempty"`
+	Options Options        `json:"options,omitempty"`
+	// Resume carries state across continue-as-new.
+	Resume *Snapshot `json:"resume,omitempty"`
+}
+
+// Options tune one run; they travel with it so a replay sees the same ones.
+type Options struct {
+	QueuePrefix string `json:"queue_prefix,omitempty"`
+	// HistoryLimit: continue as new past this many history events, at the
+	// next point where no step is in flight. 0 = DefaultHistoryLimit.
+	HistoryLimit int `json:"history_limit,omitempty"`
+	// ScheduleToStart overrides DefaultScheduleToStart for steps that set none.
+	ScheduleToStart plan.Duration `json:"schedule_to_start,omitempty"`
+}
+
+// Approval is the payload of SignalApprove.
+type Approval struct {
+	Step     string `json:"step"`
+	Approved bool   `json:"approved"`
+	By       string `json:"by,omitempty"`
+	Comment  string `json:"comment,omitempty"`
+}
+
+// RunResult is the workflow result.
+type RunResult struct {
+	Outputs map[string]any `json:"outputs"`
+	Steps   []StepView     `json:"steps"`
+}
+
+// Step statuses.
+const (
+	StatusPending  = "pending"
+	StatusRunning  = "running"
+	StatusWaiting  = "waiting" // approval steps waiting for a decision
+	StatusOK       = "ok"
+	StatusFailed   = "failed"
+	StatusSkipped  = "skipped"
+	StatusPaused   = "paused" // a loop paused for continue-as-new
+	StatusHandled  = "handled"
+)
+
+// StepView is one step's state as the query and the result show it.
+type StepView struct {
+	ID        string    `json:"id"`
+	Kind      string    `json:"kind"`
+	Agent     string    `json:"agent,omitempty"`
+	Status    string    `json:"status"`
+	Runtime   string    `json:"runtime,omitempty"`
+	Items     int       `json:"items,omitempty"`
+	ItemsDone int       `json:"items_done,omitempty"`
+	Turns     int       `json:"turns,omitempty"`
+	Started   time.Time `json:"started,omitempty"`
+	Ended     time.Time `json:"ended,omitempty"`
+	Error     string    `json:"error,omitempty"`
+	Prompt    string    `json:"prompt,omitempty"` // approval prompt while waiting
+	Hops      []Hop     `json:"hops,omitempty"`
+	Output    any       `json:"output,omitempty"`
+}
+
+// Hop is a move from one runtime to the next in a step's chain.
+type Hop struct {
+	Step   string `json:"step"`
+	From   string `json:"from"`
+	To     string `json:"to,omitempty"` // "" when the chain was exhausted
+	Reason string `json:"reason"`
+}
+
+// State is what QueryState returns.
+type State struct {
+	Metascript string             `json:"metascript"`
+	Steps      []StepView         `json:"steps"`
+	Executed   int                `json:"executed"`
+	Budgets    map[string]float64 `json:"budgets,omitempty"`
+	Live       map[string]bool    `json:"live,omitempty"`
+}
+
+// Snapshot is the state carried across continue-as-new.
+type Snapshot struct {
+	Steps     map[string]*StepView `json:"steps"`
+	Executed  int                  `json:"executed"`
+	Budgets   map[string]float64   `json:"budgets,omitempty"`
+	Approvals map[string]Approval  `json:"approvals,omitempty"`
+}

@@ -1,0 +1,12 @@
+package workflows
+
+// Change IDs for workflow.GetVersion. Once a release carries one, it never
+// changes and is never reused: histories recorded before the change replay
+// down the old branch, new runs take the new one. Golden histories in
+// testdata are replayed in CI to prove it.
+const (
+	// ChangeHopMarker records each runtime hop (a fallback from one runtime
+	// to the next in a step's chain) as a side-effect marker in the history,
+	// so the trace shows the hop and why it happened. Version 1 = recorded.
+	ChangeHopMarker = "tars-hop-marker"
+)
