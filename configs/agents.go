@@ -29,11 +29,9 @@ type Agent struct {
 	Runtimes []string
 }
 
-// Keys of the YAML objects, shared with the metascript schema.
 var (
-	// AgentKeys are the keys of an agents.yaml entry.
-	AgentKeys = []string{"id", "role", "persona", "model", "tools", "runtime"}
-	// ModelKeys are the keys of a model.
+	agentKeys = []string{"id", "role", "persona", "model", "tools", "runtime"}
+	// ModelKeys are the keys of a model, here and in metascripts.
 	ModelKeys = []string{"provider", "name", "endpoint", "api_key_env", "temperature", "max_tokens"}
 	// Providers are the model providers the native pool serves.
 	Providers = []string{"echo", "openai"}
@@ -52,7 +50,7 @@ func readAgents(f *diag.File, root *yaml.Node, c *Config) {
 	}
 	first := map[string]*yaml.Node{}
 	for _, n := range f.Seq(top["agents"].Value, "agents") {
-		m := f.Mapping(n, "agent", AgentKeys)
+		m := f.Mapping(n, "agent", agentKeys)
 		if n.Kind != yaml.MappingNode {
 			continue
 		}
@@ -106,7 +104,11 @@ func ReadModel(f *diag.File, n *yaml.Node, models map[string]*plan.Model) *plan.
 			names = append(names, k)
 		}
 		sort.Strings(names)
-		f.Errorf(n, "unknown model %q%s (models: %s)", n.Value, diag.DidYouMean(n.Value, names), strings.Join(names, ", "))
+		if len(names) == 0 {
+			f.Errorf(n, "unknown model %q (no models are defined under models)", n.Value)
+		} else {
+			f.Errorf(n, "unknown model %q%s (models: %s)", n.Value, diag.DidYouMean(n.Value, names), strings.Join(names, ", "))
+		}
 		return nil
 	}
 	if n.Kind != yaml.MappingNode {

@@ -48,7 +48,7 @@ var (
 // once and shared; callers must not modify it.
 func Default() *Config {
 	defaultOnce.Do(func() {
-		c, err := load(embeddedSource, "")
+		c, err := load(embeddedSource)
 		if err != nil {
 			panic("configs: embedded defaults are invalid: " + err.Error())
 		}
@@ -57,24 +57,35 @@ func Default() *Config {
 	return defaultCfg
 }
 
-// Load reads agents.yaml, agent-tree.yaml and deployment.yaml from dir. A
-// file that is missing falls back to the embedded default, so a user can
-// override one file only. On faults it returns diag.Diagnostics covering
-// all three files.
+// Load reads agents.yaml, agent-tree.yaml and deployment.yaml from dir.
+// A missing file falls back to its embedded default, except that the
+// default tree goes only with the default agents: a directory with its own
+// agents.yaml and no agent-tree.yaml gets an empty tree (every agent
+// outside it), because the default tree names the default agents. On
+// faults it returns diag.Diagnostics covering all three files.
 func Load(dir string) (*Config, error) {
 	if st, err := os.Stat(dir); err != nil {
 		return nil, fmt.Errorf("configs: %w", err)
 	} else if !st.IsDir() {
 		return nil, fmt.Errorf("configs: %s is not a directory", dir)
 	}
+	ownAgents := false
 	return load(func(name string) (string, []byte, error) {
 		p := filepath.Join(dir, name)
 		b, err := os.ReadFile(p)
-		if errors.Is(err, fs.ErrNotExist) {
-			return embeddedSource(name)
+		switch {
+		case err == nil:
+			if name == AgentsFile {
+				ownAgents = true
+			}
+			return p, b, nil
+		case !errors.Is(err, fs.ErrNotExist):
+			return p, nil, err
+		case name == TreeFile && ownAgents:
+			return p, []byte("{}\n"), nil
 		}
-		return p, b, err
-	}, dir)
+		return embeddedSource(name)
+	})
 }
 
 func embeddedSource(name string) (string, []byte, error) {
@@ -82,18 +93,7 @@ func embeddedSource(name string) (string, []byte, error) {
 	return "configs/" + name, b, err
 }
 
-// Defaults returns the embedded default files by name, for `tars` to write
-// out as a starting point.
-func Defaults() map[string][]byte {
-	out := map[string][]byte{}
-	for _, n := range []string{AgentsFile, TreeFile, DeploymentFile} {
-		b, _ := defaults.ReadFile(n)
-		out[n] = b
-	}
-	return out
-}
-
-func load(source func(name string) (string, []byte, error), _ string) (*Config, error) {
+func load(source func(name string) (string, []byte, error)) (*Config, error) {
 	c := &Config{Models: map[string]*plan.Model{}, Agents: map[string]*Agent{}}
 	var all diag.Diagnostics
 	read := func(name string) (*diag.File, bool) {

@@ -15,7 +15,12 @@ import (
 // the closures declared before it, so none can recurse.
 func (c *compiler) readClosures(n *yaml.Node) {
 	var entries []diag.Field
-	for _, e := range c.f.Entries(n, "closures") {
+	all := c.f.Entries(n, "closures")
+	if len(all) > MaxClosures {
+		c.f.Errorf(all[MaxClosures].Key, "a metascript may declare at most %d closures", MaxClosures)
+		all = all[:MaxClosures]
+	}
+	for _, e := range all {
 		name := diag.Str{V: e.Key.Value, N: e.Key}
 		if !c.ident(name, "closure") {
 			continue
@@ -85,7 +90,8 @@ func (c *compiler) closureBody(n *yaml.Node) (*site, bool) {
 		return nil, false
 	}
 	// exprField registered a site for the DAG-wide check; a body is
-	// checked here instead, against its parameters.
+	// checked here instead, against its parameters. (Closures are read
+	// before the checking workers start, so the site was not queued.)
 	s := c.sites[len(c.sites)-1]
 	c.sites = c.sites[:before]
 	s.src = src

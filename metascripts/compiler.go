@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 
 	"gopkg.in/yaml.v3"
 
@@ -50,6 +51,8 @@ type compiler struct {
 
 	sites   []*site
 	checker *expr.Checker
+	queue   chan *site // to the checking workers, while steps are read
+	workers sync.WaitGroup
 	lines   []int // byte offset of each line start, built on demand
 }
 
@@ -154,7 +157,12 @@ func (c *compiler) ident(s diag.Str, what string) bool {
 
 func (c *compiler) readInputs(n *yaml.Node) {
 	c.inputs = map[string]*inputDecl{}
-	for _, e := range c.f.Entries(n, "inputs") {
+	all := c.f.Entries(n, "inputs")
+	if len(all) > MaxInputs {
+		c.f.Errorf(all[MaxInputs].Key, "a metascript may declare at most %d inputs", MaxInputs)
+		all = all[:MaxInputs]
+	}
+	for _, e := range all {
 		name := diag.Str{V: e.Key.Value, N: e.Key}
 		if !c.ident(name, "input") {
 			continue

@@ -2,6 +2,7 @@ package metascripts
 
 import (
 	"errors"
+	"runtime"
 	"sort"
 	"strings"
 
@@ -30,6 +31,38 @@ type site struct {
 	off  int        // byte offset of src in n.Value
 	want string     // "bool", "list" or "" (any)
 	sc   scope
+	res  *expr.Checked // set by a checking worker
+}
+
+// addSite registers an expression. Once the checker exists (after the
+// step ids are known), sites are also handed to the checking workers, so
+// that CEL's parser runs on the other cores while the steps are read.
+func (c *compiler) addSite(s *site) {
+	c.sites = append(c.sites, s)
+	if c.queue != nil {
+		c.queue <- s
+	}
+}
+
+// startChecking builds the checker and starts one worker per core.
+// Checking is pure and the Checker is safe for concurrent use; faults are
+// recorded later, in site order, so the result does not depend on
+// scheduling.
+func (c *compiler) startChecking() {
+	if !c.newChecker() {
+		return
+	}
+	c.queue = make(chan *site, 256)
+	workers := min(runtime.GOMAXPROCS(0), 8)
+	for w := 0; w < workers; w++ {
+		c.workers.Add(1)
+		go func() {
+			defer c.workers.Done()
+			for s := range c.queue {
+				s.res = c.checker.Check(s.src)
+			}
+		}()
+	}
 }
 
 // templateSites registers the ${...} expressions of a template string.
@@ -49,7 +82,7 @@ func (c *compiler) templateSites(n *yaml.Node, st *stepInfo, what string, sc sco
 	}
 	for _, sg := range segs {
 		if sg.IsExpr {
-			c.sites = append(c.sites, &site{st: st, n: n, src: sg.Expr, off: sg.Offset, sc: sc})
+			c.addSite(&site{st: st, n: n, src: sg.Expr, off: sg.Offset, sc: sc})
 		}
 	}
 	return true
@@ -69,7 +102,7 @@ func (c *compiler) exprField(n *yaml.Node, st *stepInfo, what, want string, sc s
 		return "", false
 	}
 	if !strings.HasPrefix(trim, "${") {
-		c.sites = append(c.sites, &site{st: st, n: n, src: s.V, want: want, sc: sc})
+		c.addSite(&site{st: st, n: n, src: s.V, want: want, sc: sc})
 		return s.V, true
 	}
 	segs, err := expr.Split(s.V)
@@ -92,7 +125,7 @@ func (c *compiler) exprField(n *yaml.Node, st *stepInfo, what, want string, sc s
 		}
 		one = sg
 	}
-	c.sites = append(c.sites, &site{st: st, n: n, src: one.Expr, off: one.Offset, want: want, sc: sc})
+	c.addSite(&site{st: st, n: n, src: one.Expr, off: one.Offset, want: want, sc: sc})
 	return strings.TrimSpace(one.Expr), true
 }
 
@@ -130,16 +163,23 @@ func (c *compiler) newChecker() bool {
 }
 
 func (c *compiler) checkExpressions() {
-	if len(c.sites) == 0 || !c.newChecker() {
+	if c.queue != nil {
+		close(c.queue)
+		c.workers.Wait()
+		c.queue = nil
+	}
+	if len(c.sites) == 0 || (c.checker == nil && !c.newChecker()) {
 		return
 	}
 	for _, s := range c.sites {
-		c.checkSite(s)
+		if s.res == nil {
+			s.res = c.checker.Check(s.src)
+		}
+		c.checkSite(s, s.res)
 	}
 }
 
-func (c *compiler) checkSite(s *site) {
-	r := c.checker.Check(s.src)
+func (c *compiler) checkSite(s *site, r *expr.Checked) {
 	for _, is := range r.Issues {
 		msg := is.Msg
 		if is.Undeclared != "" {

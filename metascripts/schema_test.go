@@ -11,6 +11,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"gopkg.in/yaml.v3"
+
+	"github.com/tars-engine/tars/configs"
 )
 
 func loadSchema(t *testing.T) map[string]any {
@@ -150,4 +152,11 @@ func schemaWalk(root, s map[string]any, n *yaml.Node, path string, bad *[]string
 			}
 		}
 	}
+}
+
+// TestModelKeysAgree: a model is read by package configs in both places;
+// the grammar table that the schema is made from must list the same keys.
+func TestModelKeysAgree(t *testing.T) {
+	assert.Equal(t, configs.ModelKeys, modelObj.keys())
+	assert.Equal(t, configs.Providers, modelObj.field("provider").enum)
 }

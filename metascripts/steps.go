@@ -17,8 +17,14 @@ const (
 	kindCall     = plan.KindCall
 )
 
-// MaxWhile is the most turns a while loop may declare.
-const MaxWhile = 10000
+// Limits of one metascript. They keep compile time and the Plan's size
+// bounded for any input; real metascripts stay far below them.
+const (
+	MaxWhile    = 10000 // turns a while loop may declare
+	MaxSteps    = 10000 // steps
+	MaxClosures = 100   // closures
+	MaxInputs   = 1000  // inputs
+)
 
 // stepInfo is a step while it is being compiled.
 type stepInfo struct {
@@ -73,6 +79,10 @@ func (c *compiler) readSteps(n *yaml.Node) {
 	if n != nil && n.Kind == yaml.SequenceNode && len(items) == 0 {
 		c.f.Errorf(n, "steps is empty; a metascript needs at least one step")
 	}
+	if len(items) > MaxSteps {
+		c.f.Errorf(items[MaxSteps], "a metascript may have at most %d steps; split it with call", MaxSteps)
+		items = items[:MaxSteps]
+	}
 	// Ids first, so that needs and on_error can refer forward.
 	for i, sn := range items {
 		st := &stepInfo{idx: i, node: sn}
@@ -101,6 +111,7 @@ func (c *compiler) readSteps(n *yaml.Node) {
 	for _, st := range c.steps {
 		st.kind = c.stepKind(st)
 	}
+	c.startChecking()
 	for _, st := range c.steps {
 		if st.node.Kind == yaml.MappingNode {
 			c.readStep(st)

@@ -2,11 +2,11 @@ package workflows
 
 import (
 	"context"
-	"io"
-	"log/slog"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -125,7 +125,7 @@ func TestDataFlowAndOutputs(t *testing.T) {
 	f := &fakePools{}
 	env := newEnv(t, f)
 	p := &plan.Plan{
-		Inputs: []plan.Input{{Name: "who", Type: "string", Required: true}, {Name: "n", Type: "int", Default: raw(`3`)}},
+		Inputs:   []plan.Input{{Name: "who", Type: "string", Required: true}, {Name: "n", Type: "int", Default: raw(`3`)}},
 		Closures: []plan.Closure{{Name: "twice", Params: []plan.Param{{Name: "x", Type: "int"}}, Returns: "int", Body: "x * 2"}},
 		Steps: []plan.Step{
 			tool("a", "echo", `{"value":"hello ${inputs.who}"}`),
@@ -293,7 +293,11 @@ func TestApproval(t *testing.T) {
 	mk := func() *plan.Plan {
 		return &plan.Plan{Steps: []plan.Step{
 			{ID: "ok", Kind: plan.KindApproval, Approval: &plan.Approval{Prompt: "ship?", Timeout: plan.Duration(time.Hour), Default: "reject"}},
-			func() plan.Step { s := tool("ship", "echo", `{"value":"shipped"}`, "ok"); s.When = "steps.ok.approved"; return s }(),
+			func() plan.Step {
+				s := tool("ship", "echo", `{"value":"shipped"}`, "ok")
+				s.When = "steps.ok.approved"
+				return s
+			}(),
 		}, Outputs: []plan.Output{{Name: "by", Value: raw(`"${steps.ok.output.by}"`)}, {Name: "ship", Value: raw(`"${steps.ship.status}"`)}}}
 	}
 	t.Run("signal approves", func(t *testing.T) {

@@ -3,6 +3,7 @@ package workflows
 import (
 	"errors"
 	"fmt"
+	"strings"
 
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
@@ -197,7 +198,7 @@ func (r *run) check(s *plan.Step, out any) error {
 // stepFailed applies the step's on_error rule.
 func (r *run) stepFailed(ctx workflow.Context, s *plan.Step, st *StepView, err error) {
 	st.Status = StatusFailed
-	st.Error = err.Error()
+	st.Error = Describe(err)
 	st.Ended = workflow.Now(ctx)
 	r.publish(s, st)
 	if r.fatal != nil {
@@ -227,8 +228,12 @@ func (r *run) stepFailed(ctx workflow.Context, s *plan.Step, st *StepView, err e
 		if typ == "" {
 			typ = ErrStepFailed
 		}
+		where := s.ID
+		if s.Pos != "" {
+			where += " (" + s.Pos + ")"
+		}
 		r.fail(temporal.NewNonRetryableApplicationError(
-			fmt.Sprintf("step %s (%s) failed: %v", s.ID, s.Pos, err), typ, err))
+			fmt.Sprintf("step %s failed: %s", where, st.Error), typ, nil))
 	}
 }
 
@@ -239,4 +244,36 @@ func exprError(s *plan.Step, what string, err error) error {
 	}
 	return temporal.NewNonRetryableApplicationError(
 		fmt.Sprintf("step %s (%s): %s: %v", s.ID, s.Pos, what, err), ErrExpression, nil)
+}
+
+// Describe renders an error from an activity, child run or expression as
+// one line: the wrapping context, the innermost message and its type,
+// without the SDK's repeated cause chains.
+func Describe(err error) string {
+	prefix := ""
+	for err != nil {
+		switch e := err.(type) {
+		case *temporal.ApplicationError:
+			if e.Type() == "" || strings.HasSuffix(e.Message(), "["+e.Type()+"]") {
+				return prefix + e.Message()
+			}
+			return prefix + e.Message() + " [" + e.Type() + "]"
+		case *temporal.TimeoutError:
+			return prefix + "timed out (" + strings.ToLower(strings.TrimPrefix(e.TimeoutType().String(), "TIMEOUT_TYPE_")) + ")"
+		case *temporal.CanceledError:
+			return prefix + "canceled"
+		case *temporal.ActivityError, *temporal.ChildWorkflowExecutionError, *temporal.WorkflowExecutionError:
+			err = errors.Unwrap(err)
+			continue
+		}
+		inner := errors.Unwrap(err)
+		if inner == nil {
+			return prefix + err.Error()
+		}
+		if outer := err.Error(); strings.HasSuffix(outer, inner.Error()) {
+			prefix += strings.TrimSuffix(outer, inner.Error())
+		}
+		err = inner
+	}
+	return prefix
 }

@@ -50,6 +50,9 @@ func (r *run) tool(ctx workflow.Context, s *plan.Step, st *StepView, sc *scope, 
 				return nil, temporal.NewNonRetryableApplicationError(
 					fmt.Sprintf("step %s: tool %s on %s returned output that is not JSON: %v", s.ID, s.Tool, rt, derr), activities.ErrToolFailed, nil)
 			}
+			if s.Kind == plan.KindReason {
+				out = reasonOutput(out)
+			}
 			return out, nil
 		}
 		if !isScheduleToStart(err) {
@@ -246,4 +249,21 @@ func (r *run) account(s *plan.Step, metrics map[string]float64) {
 			return
 		}
 	}
+}
+
+// reasonOutput makes a reason step's output what the model said: the
+// parsed JSON when the step asked for JSON, else the text. Usage goes to
+// the budgets through the activity's metrics, not to the output.
+func reasonOutput(out any) any {
+	m, ok := out.(map[string]any)
+	if !ok {
+		return out
+	}
+	if j, ok := m["json"]; ok {
+		return j
+	}
+	if c, ok := m["content"]; ok {
+		return c
+	}
+	return out
 }

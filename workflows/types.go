@@ -74,14 +74,14 @@ type RunResult struct {
 
 // Step statuses.
 const (
-	StatusPending  = "pending"
-	StatusRunning  = "running"
-	StatusWaiting  = "waiting" // approval steps waiting for a decision
-	StatusOK       = "ok"
-	StatusFailed   = "failed"
-	StatusSkipped  = "skipped"
-	StatusPaused   = "paused" // a loop paused for continue-as-new
-	StatusHandled  = "handled"
+	StatusPending = "pending"
+	StatusRunning = "running"
+	StatusWaiting = "waiting" // approval steps waiting for a decision
+	StatusOK      = "ok"
+	StatusFailed  = "failed"
+	StatusSkipped = "skipped"
+	StatusPaused  = "paused" // a loop paused for continue-as-new
+	StatusHandled = "handled"
 )
 
 // StepView is one step's state as the query and the result show it.

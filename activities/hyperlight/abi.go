@@ -1,5 +1,8 @@
 package hyperlight
 
+// Runtime is the runtime name this package serves.
+const Runtime = "hyperlight"
+
 // The guest ABI: ports, fixed addresses and argument blocks. It must match
 // guests/sdk/tars_guest.h. Every guest-to-host call is one 32-bit OUT whose
 // value (EAX) is a guest physical address, so the host reads its arguments
@@ -28,7 +31,8 @@ const (
 //	0x001000  GDT (S)             0x005000  boot info (read-only)
 //	0x002000  IDT (S)             0x006000  page tables (S): PML4, PDPT, PD, PT
 //	0x003000  fault stubs (S)     0x00A000  call entry stub (read-only, executable)
-//	0x004000  TSS (S)             0x00A100  clean FXSAVE image (read-only)
+//	0x010000  TSS and I/O bitmap (S), 3 pages
+//	                              0x00A100  clean FXSAVE image (read-only)
 //	0x100000  call header         0x101000  input (up to inputCap bytes)
 //	0x1FF000  exception stack (S, IST1), up to 0x200000
 //	0x200000  guest image: read-only segments, then writable ones
@@ -37,7 +41,8 @@ const (
 	gdtAddr    = 0x1000
 	idtAddr    = 0x2000
 	stubsAddr  = 0x3000
-	tssAddr    = 0x4000
+	tssAddr    = 0x10000
+	tssLimit   = 0x68 + 0x2000 // the TSS, then an I/O bitmap for all 65536 ports
 	entryAddr  = 0xA000
 	fxsaveAddr = 0xA100
 	bootAddr   = 0x5000

@@ -1,3 +1,5 @@
+//go:build linux && amd64
+
 package hyperlight
 
 import (
@@ -10,7 +12,14 @@ import (
 // loadELF checks that data is a freestanding x86-64 executable that fits
 // the guest layout, copies its PT_LOAD segments into mem (guest physical
 // memory, already zero) and fills l.entry, l.rwStart and l.heapStart.
-func loadELF(data []byte, mem []byte, l *layout) error {
+func loadELF(data []byte, mem []byte, l *layout) (err error) {
+	defer func() {
+		// debug/elf has panicked on hostile input before; a guest file is
+		// input, so turn any panic into a load error.
+		if p := recover(); p != nil {
+			err = fmt.Errorf("malformed ELF: %v", p)
+		}
+	}()
 	f, err := elf.NewFile(bytes.NewReader(data))
 	if err != nil {
 		return fmt.Errorf("not an ELF file: %w", err)

@@ -1,3 +1,5 @@
+//go:build linux && amd64
+
 package hyperlight
 
 import (
@@ -113,7 +115,7 @@ func (r *Runner) build(ctx context.Context, img *image) (v *vm, sticky bool, err
 	if err != nil {
 		return nil, false, err
 	}
-	j := &job{ctx: ctx, boot: true, done: make(chan struct{}, 1)}
+	j := &job{ctx: ctx, boot: true}
 	v.call(j)
 	if j.err == nil && j.entry == 0 {
 		j.err = faultError(img.name, "READY without a call entry", 0, true)

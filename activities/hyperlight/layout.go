@@ -1,3 +1,5 @@
+//go:build linux && amd64
+
 package hyperlight
 
 import (
@@ -86,12 +88,15 @@ func writeHostArea(mem []byte, l *layout) {
 	le.PutUint64(mem[gdtAddr+0x10:], 0x00CF93000000FFFF)
 	le.PutUint64(mem[gdtAddr+0x18:], 0x00CFF3000000FFFF)
 	le.PutUint64(mem[gdtAddr+0x20:], 0x00AFFB000000FFFF)
-	le.PutUint64(mem[gdtAddr+selTSS:], tssDescriptorLow(tssAddr, 0x67))
+	le.PutUint64(mem[gdtAddr+selTSS:], tssDescriptorLow(tssAddr, tssLimit))
 
 	// TSS: IST1 is the exception stack, so a fault on a broken stack is
-	// still reported. No I/O bitmap (offset past the limit).
+	// still reported. An all-zero I/O bitmap lets the user-mode guest's
+	// OUTs exit to the host (which rejects ports outside the ABI with a
+	// clear message) without granting IOPL, which would also allow CLI/STI.
 	le.PutUint64(mem[tssAddr+0x24:], istTop)
 	le.PutUint16(mem[tssAddr+0x66:], 0x68)
+	mem[tssAddr+tssLimit] = 0xFF // the bitmap's required terminating byte
 
 	// IDT and stubs: vector v enters stub v (in ring 0), which reports v on
 	// portFault and halts. Every gate uses IST1, so even a guest with a
@@ -115,11 +120,18 @@ func writeHostArea(mem []byte, l *layout) {
 		})
 	}
 
-	// Call entry, run in user mode: reset x87/SSE state from the clean
+	// Call entry, run in user mode: load null data segment selectors (a
+	// guest may have loaded others), reset x87/SSE state from the clean
 	// image, then jump to the entry the guest reported at READY
 	// (boot.entry). Registers were zeroed by the host; the guest cannot
-	// skip this stub.
+	// skip this stub. Doing this in the guest spares the host a
+	// KVM_SET_SREGS per call, which resets KVM's MMU context.
 	copy(mem[entryAddr:], []byte{
+		0x31, 0xC0, // xor eax, eax
+		0x8E, 0xD8, // mov ds, eax
+		0x8E, 0xC0, // mov es, eax
+		0x8E, 0xE0, // mov fs, eax
+		0x8E, 0xE8, // mov gs, eax
 		0x0F, 0xAE, 0x0C, 0x25, fxsaveAddr & 0xFF, fxsaveAddr >> 8, 0, 0, // fxrstor [fxsaveAddr]
 		0xFF, 0x24, 0x25, (bootAddr + bootEntryOff) & 0xFF, (bootAddr + bootEntryOff) >> 8, 0, 0, // jmp [boot.entry]
 	})
@@ -180,9 +192,9 @@ const (
 	selTSS        = 0x28
 )
 
-// rflagsGuest is the guest's RFLAGS: interrupts off, I/O privilege level 3
-// so that its OUTs to the ABI ports reach the host from user mode.
-const rflagsGuest = 1<<1 | 3<<12
+// rflagsGuest is the guest's RFLAGS: interrupts off, I/O privilege level
+// 0 (the TSS I/O bitmap is what lets its OUTs through).
+const rflagsGuest = 1 << 1
 
 // Control register and EFER bits the host sets for 64-bit mode.
 const (
@@ -213,7 +225,7 @@ func userModeSregs(base kvm.Sregs) kvm.Sregs {
 	data := kvm.Segment{Limit: 0xFFFFFFFF, Selector: selUserData, Type: 3, Present: 1, DPL: 3, S: 1, DB: 1, G: 1}
 	s.CS = code
 	s.DS, s.ES, s.FS, s.GS, s.SS = data, data, data, data, data
-	s.TR = kvm.Segment{Base: tssAddr, Limit: 0x67, Selector: selTSS, Type: 11, Present: 1}
+	s.TR = kvm.Segment{Base: tssAddr, Limit: tssLimit, Selector: selTSS, Type: 11, Present: 1}
 	s.LDT = kvm.Segment{Unusable: 1}
 	s.GDT = kvm.DTable{Base: gdtAddr, Limit: 0x37}
 	s.IDT = kvm.DTable{Base: idtAddr, Limit: 0xFFF}

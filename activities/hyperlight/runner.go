@@ -1,3 +1,5 @@
+//go:build linux && amd64
+
 package hyperlight
 
 import (
@@ -7,7 +9,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -24,9 +25,6 @@ import (
 	"github.com/tars-engine/tars/activities/hyperlight/kvm"
 )
 
-// Runtime is the runtime name this package serves.
-const Runtime = "hyperlight"
-
 // Runner runs tool calls as guest functions in KVM micro-VMs. It
 // implements activities.Runner and is safe for concurrent use.
 type Runner struct {
@@ -34,8 +32,6 @@ type Runner struct {
 	sys       *kvm.System
 	cpuid     []kvm.CPUIDEntry
 	syncRegs  bool // KVM_CAP_SYNC_REGS: registers ride along with KVM_RUN
-	msrFilter bool // KVM_CAP_X86_MSR_FILTER: guests may not touch MSRs
-	enforcePV bool // KVM_CAP_ENFORCE_PV_FEATURE_CPUID
 	hostFuncs map[string]HostFunc
 
 	slots chan struct{} // one token per VM alive; capacity VMBudget
@@ -44,6 +40,7 @@ type Runner struct {
 	images  map[string]*image // current image by path and memory size
 	waiting int               // calls blocked for a VM slot
 	closed  bool
+	calls   sync.WaitGroup // calls in flight, which Close waits for
 
 	stats counters
 
@@ -81,12 +78,6 @@ func New(cfg Config) (*Runner, error) {
 	if n, _ := sys.CheckExtension(kvm.CapSyncRegs); n&(kvm.SyncRegs|kvm.SyncSregs) == kvm.SyncRegs|kvm.SyncSregs {
 		r.syncRegs = true
 	}
-	if n, _ := sys.CheckExtension(kvm.CapX86MSRFilter); n > 0 {
-		r.msrFilter = true
-	}
-	if n, _ := sys.CheckExtension(kvm.CapEnforcePVFeatureCPUID); n > 0 {
-		r.enforcePV = true
-	}
 	for name, fn := range builtinHostFuncs {
 		r.hostFuncs[name] = fn
 	}
@@ -115,6 +106,15 @@ func (r *Runner) Capacity() int { return r.cfg.VMBudget }
 // a VM and, for a new guest, boots it. The call's input is call.Args (JSON)
 // and its output is what the guest returns: JSON, or else a JSON string.
 func (r *Runner) Run(ctx context.Context, call activities.Call) (activities.Result, error) {
+	r.mu.Lock()
+	if r.closed {
+		r.mu.Unlock()
+		return activities.Result{}, errClosed
+	}
+	r.calls.Add(1)
+	r.mu.Unlock()
+	defer r.calls.Done()
+
 	r.stats.calls.Add(1)
 	res, err := r.run(ctx, call)
 	if err != nil {
@@ -176,7 +176,7 @@ func (r *Runner) run(ctx context.Context, call activities.Call) (activities.Resu
 		r.stats.create.Add(uint64(create.Microseconds()))
 	}
 
-	j := &job{ctx: ctx, input: call.Args, grants: &call.Grants, done: make(chan struct{}, 1)}
+	j := &job{ctx: ctx, input: call.Args, grants: &call.Grants}
 	v.call(j)
 	r.release(v, j.keep)
 
@@ -381,8 +381,8 @@ func (r *Runner) Stats() Stats {
 	return s
 }
 
-// Close destroys the warm VMs and refuses new calls. Calls in flight
-// finish (at the latest at their deadline) and then destroy their VMs.
+// Close refuses new calls, waits for the calls in flight (each ends at
+// the latest at its deadline), then destroys every VM and snapshot.
 func (r *Runner) Close() error {
 	r.mu.Lock()
 	if r.closed {
@@ -390,6 +390,10 @@ func (r *Runner) Close() error {
 		return nil
 	}
 	r.closed = true
+	r.mu.Unlock()
+	r.calls.Wait()
+
+	r.mu.Lock()
 	var idle []*vm
 	for _, img := range r.images {
 		idle = append(idle, img.idle...)
@@ -503,59 +507,4 @@ func (r *Runner) hostFuncNames() []string {
 	}
 	sort.Strings(names)
 	return names
-}
-
-// Digest returns the sha256 of the file at path as lowercase hex, the form
-// the compiler records in the Plan and Call.Digest carries.
-func Digest(path string) (string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", fmt.Errorf("hyperlight: digest of %s: %w", path, err)
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
-}
-
-// Inventory lists the guests in dir (not its subdirectories) by tool name
-// (the file name without ".elf") with their Digest. It reads every guest.
-func Inventory(dir string) (map[string]string, error) {
-	names, err := guestNames(dir)
-	if err != nil {
-		return nil, err
-	}
-	inv := make(map[string]string, len(names))
-	for _, name := range names {
-		d, err := Digest(filepath.Join(dir, name+".elf"))
-		if err != nil {
-			return nil, err
-		}
-		inv[name] = d
-	}
-	return inv, nil
-}
-
-// guestNames lists the NAME of every dir/NAME.elf, sorted.
-func guestNames(dir string) ([]string, error) {
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		return nil, fmt.Errorf("hyperlight: listing guests in %s: %w", dir, err)
-	}
-	var names []string
-	for _, e := range entries {
-		if name, ok := strings.CutSuffix(e.Name(), ".elf"); ok && name != "" && e.Type().IsRegular() {
-			names = append(names, name)
-		}
-	}
-	sort.Strings(names)
-	return names, nil
-}
-
-// sameDigest compares digests, accepting an optional "sha256:" prefix and
-// either case on the Plan's side.
-func sameDigest(want, got string) bool {
-	return strings.TrimPrefix(strings.ToLower(want), "sha256:") == got
 }

@@ -1,3 +1,5 @@
+//go:build linux && amd64
+
 package hyperlight
 
 import (
@@ -24,37 +26,36 @@ import (
 // EINTR, never restarted whatever SA_RESTART says.
 const kickSignal = unix.SIGURG
 
-// vm is one micro-VM: a KVM VM with one vCPU and its guest memory, owned
-// by one goroutine locked to one OS thread for its whole life (KVM binds a
-// vCPU to the thread that runs it, and the deadline kick signals that
-// thread). Calls reach it through jobs.
+// vm is one micro-VM: a KVM VM with one vCPU and its guest memory. One
+// call at a time uses it, on the caller's own goroutine locked to its OS
+// thread for the call (the deadline kick signals that thread). Moving a
+// vCPU between threads from one call to the next costs about 2 µs here,
+// less than handing each call to a dedicated thread and back.
 type vm struct {
 	r   *Runner
 	img *image
 	lay *layout
 
-	kvm  *kvm.VM
-	cpu  *kvm.VCPU
-	mem  []byte // guest physical memory: MAP_PRIVATE over the image memfd
-	tid  int
-	jobs chan *job
-	done chan struct{} // closed when the goroutine has released everything
+	kvm *kvm.VM
+	cpu *kvm.VCPU
+	mem []byte // guest physical memory: MAP_PRIVATE over the image memfd
 
 	sregs   kvm.Sregs // 64-bit user mode; every call starts from these
-	restore [][]byte // writable regions of mem, reset by MADV_DONTNEED
+	restore [][]byte  // writable regions of mem, reset by MADV_DONTNEED
 
-	dirty     bool // memory or registers differ from the snapshot
-	needFlush bool // a non-OUT exit may leave I/O pending in KVM
-	seq       uint64
+	dirty      bool // memory differs from the snapshot
+	sregsDirty bool // system registers may differ from v.sregs
+	needFlush  bool // a non-OUT exit may leave I/O pending in KVM
 
 	kickMu sync.Mutex
 	cur    *job // the job running now, or nil; guarded by kickMu
+	tid    int  // the thread running cur; guarded by kickMu
 	kicked atomic.Bool
 
 	lastUsed time.Time // guarded by Runner.mu
 }
 
-// job is one call handed to a VM goroutine, and its outcome.
+// job is one call (or the boot) run on a VM, and its outcome.
 type job struct {
 	ctx    context.Context
 	input  []byte
@@ -69,53 +70,24 @@ type job struct {
 	restore time.Duration
 	run     time.Duration
 	exits   int
-	done    chan struct{}
 }
 
-// startVM creates a VM for img on a new locked OS thread. mem is the guest
-// memory mapping it takes over (boot: the shared build mapping), or nil to
-// map the sealed snapshot privately. It returns once the VM is ready or
-// failed; the cost is what "vm.create_us" reports (about a millisecond).
+// startVM creates a VM for img. mem is the guest memory mapping it takes
+// over (boot: the shared build mapping), or nil to map the sealed
+// snapshot privately. The cost is what "vm.create_us" reports.
 func (r *Runner) startVM(img *image, mem []byte) (*vm, error) {
-	v := &vm{
-		r:    r,
-		img:  img,
-		lay:  &img.lay,
-		jobs: make(chan *job),
-		done: make(chan struct{}),
-		mem:  mem,
-	}
-	ready := make(chan error, 1)
-	go v.loop(ready)
-	if err := <-ready; err != nil {
-		<-v.done
+	v := &vm{r: r, img: img, lay: &img.lay, mem: mem}
+	if err := v.create(); err != nil {
+		v.destroy()
 		return nil, err
 	}
 	return v, nil
 }
 
-func (v *vm) loop(ready chan<- error) {
-	// Never unlocked: when this goroutine returns, its thread exits with
-	// it, so no other goroutine inherits a thread that KVM or a late kick
-	// signal still knows about.
-	runtime.LockOSThread()
-	defer close(v.done)
-	v.tid = unix.Gettid()
-	if err := v.create(); err != nil {
-		v.destroy()
-		ready <- err
-		return
-	}
-	ready <- nil
-	for j := range v.jobs {
-		v.serve(j)
-		j.done <- struct{}{}
-	}
-	v.destroy()
-}
-
-// create builds the VM: memory slots over v.mem, the MSR filter, the vCPU
-// with its CPUID model and 64-bit mode registers.
+// create builds the VM: memory slots over v.mem, the vCPU with its CPUID
+// model and 64-bit user-mode registers. No MSR filter: a user-mode guest
+// cannot execute RDMSR/WRMSR at all, and installing one waits for an SRCU
+// grace period (13-16 ms measured here), which would dominate a cold start.
 func (v *vm) create() error {
 	r := v.r
 	var err error
@@ -145,27 +117,18 @@ func (v *vm) create() error {
 			return err
 		}
 	}
-	if r.msrFilter {
-		if err := v.kvm.DenyGuestMSRs(); err != nil {
-			return err
-		}
-	}
 	if v.cpu, err = v.kvm.CreateVCPU(0); err != nil {
 		return err
 	}
 	if err := v.cpu.SetCPUID(r.cpuid); err != nil {
 		return err
 	}
-	if r.enforcePV {
-		if err := v.cpu.EnableCap(kvm.CapEnforcePVFeatureCPUID, 1); err != nil {
-			return err
-		}
-	}
 	var fresh kvm.Sregs
 	if err := v.cpu.GetSregs(&fresh); err != nil {
 		return err
 	}
 	v.sregs = userModeSregs(fresh)
+	v.sregsDirty = true
 	if v.r.testHook != nil {
 		v.r.testHook(v)
 	}
@@ -189,7 +152,17 @@ func (v *vm) destroy() {
 	}
 }
 
-// serve runs one job on the VM thread.
+// call runs j on this goroutine, locked to its thread for the duration.
+func (v *vm) call(j *job) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	v.kickMu.Lock()
+	v.tid = unix.Gettid()
+	v.kickMu.Unlock()
+	v.serve(j)
+}
+
+// serve runs one job; the caller's thread is locked.
 func (v *vm) serve(j *job) {
 	t0 := time.Now()
 	if err := v.reset(j); err != nil {
@@ -215,7 +188,6 @@ func (v *vm) serve(j *job) {
 	v.cur = nil
 	v.kickMu.Unlock()
 	j.run = time.Since(t1)
-	v.seq++
 }
 
 // kick stops job j if it is still the one running: immediate_exit makes a
@@ -232,9 +204,12 @@ func (v *vm) kick(j *job) {
 
 // reset brings the VM back to the snapshot and stages the job's input:
 // pending I/O is completed, writable memory dropped back to the memfd
-// contents, general and system registers staged for the next KVM_RUN.
-// x87/SSE state is reset by the entry stub. Debug registers and MSRs need
-// no reset: a user-mode guest cannot write them.
+// contents, general registers (and system registers when the last call
+// may have changed them) staged for the next KVM_RUN. The entry stub
+// resets data segment selectors and x87/SSE state. Debug registers, MSRs,
+// control registers and descriptor tables need no reset: a user-mode
+// guest cannot write them, and a call that ends in user mode with an OUT
+// leaves the rest of the system registers as they were.
 func (v *vm) reset(j *job) error {
 	if v.needFlush {
 		// Complete an MMIO or IN exit left pending, without running guest
@@ -258,17 +233,22 @@ func (v *vm) reset(j *job) error {
 	if j.boot {
 		regs.RIP = v.lay.entry
 	} else {
-		le := binary.LittleEndian
-		le.PutUint64(v.mem[callAddr:], uint64(len(j.input)))
-		le.PutUint64(v.mem[callAddr+8:], v.seq)
+		binary.LittleEndian.PutUint64(v.mem[callAddr:], uint64(len(j.input)))
 		copy(v.mem[inputAddr:], j.input)
 	}
+	sregs := &v.sregs
+	if !v.sregsDirty {
+		sregs = nil
+	}
+	v.sregsDirty = false
 	if v.r.syncRegs {
-		v.cpu.StageRegs(&regs, &v.sregs)
+		v.cpu.StageRegs(&regs, sregs)
 		return nil
 	}
-	if err := v.cpu.SetSregs(&v.sregs); err != nil {
-		return err
+	if sregs != nil {
+		if err := v.cpu.SetSregs(sregs); err != nil {
+			return err
+		}
 	}
 	return v.cpu.SetRegs(&regs)
 }
@@ -282,6 +262,7 @@ func (v *vm) exec(j *job) {
 		if err != nil {
 			if errors.Is(err, unix.EINTR) {
 				if v.kicked.Load() {
+					v.sregsDirty = true // stopped anywhere, even in a fault stub
 					v.stopped(j)
 					return
 				}
@@ -294,6 +275,7 @@ func (v *vm) exec(j *job) {
 		reason := v.cpu.ExitReason()
 		if reason != kvm.ExitIO {
 			v.needFlush = true
+			v.sregsDirty = true
 		}
 		switch reason {
 		case kvm.ExitIO:
@@ -333,6 +315,7 @@ func (v *vm) port(j *job) bool {
 	io := v.cpu.IO()
 	if io.Direction != kvm.IOOut || io.Size != 4 || io.Count != 1 || len(io.Data) != 4 {
 		v.needFlush = true
+		v.sregsDirty = true
 		dir := "OUT"
 		if io.Direction == kvm.IOIn {
 			dir = "IN"
@@ -386,6 +369,7 @@ func (v *vm) port(j *job) bool {
 	case portHostCall:
 		return v.hostCall(j, arg)
 	case portFault:
+		v.sregsDirty = true // the CPU is in the ring-0 stub
 		v.exception(j, arg)
 		return true
 	}
@@ -456,15 +440,5 @@ func (v *vm) stopped(j *job) {
 	j.err = fmt.Errorf("hyperlight: guest %q stopped (rip=%#x): %w", v.img.name, rip, j.ctx.Err())
 }
 
-// call hands j to the VM goroutine and waits for it. The kick, not this
-// wait, enforces the deadline.
-func (v *vm) call(j *job) {
-	v.jobs <- j
-	<-j.done
-}
-
-// close stops the VM goroutine, which releases everything, and waits.
-func (v *vm) close() {
-	close(v.jobs)
-	<-v.done
-}
+// close releases the VM.
+func (v *vm) close() { v.destroy() }

@@ -39,7 +39,9 @@ var memoryBuffers = sync.Pool{New: func() any { return new([]byte) }}
 func (m *linearMemory) Allocate(capacity, _ uint64) experimental.LinearMemory {
 	m.buf, m.started = nil, false
 	if capacity <= recycleMax {
-		if p := memoryBuffers.Get().(*[]byte); cap(*p) >= int(capacity) {
+		// A buffer larger than this call's limit stays in the pool: a call
+		// never holds more memory than it may use.
+		if p := memoryBuffers.Get().(*[]byte); cap(*p) >= int(capacity) && uint64(cap(*p)) <= m.limit {
 			m.buf = (*p)[:0]
 		} else {
 			memoryBuffers.Put(p)

@@ -127,7 +127,7 @@ func (r *Runner) Capacity() int { return r.cfg.Capacity }
 // WasmExit, WasmDeadline (retryable), OutputTooLarge and ToolFailed.
 func (r *Runner) Run(ctx context.Context, call activities.Call) (activities.Result, error) {
 	if r.closed.Load() {
-		return activities.Result{}, errors.New("wasm: runner is closed")
+		return activities.Result{}, errRunnerClosed
 	}
 	tool := strings.TrimPrefix(call.Tool, Runtime+":")
 	if tool == "" {
@@ -164,7 +164,7 @@ func (r *Runner) Run(ctx context.Context, call activities.Call) (activities.Resu
 	}
 	if mod.minBytes > limit {
 		return activities.Result{}, activities.NonRetryable(activities.ErrWasmMemory, nil,
-			"wasm: %s needs %d MiB of memory to start, over its limit of %d MiB", tool, mod.minBytes>>20, limitMiB)
+			"wasm: %s needs %.1f MiB of memory to start, over its limit of %d MiB", tool, float64(mod.minBytes)/(1<<20), limitMiB)
 	}
 
 	if _, ok := ctx.Deadline(); !ok {
@@ -194,6 +194,9 @@ func (r *Runner) Run(ctx context.Context, call activities.Call) (activities.Resu
 	inst, err := eng.rt.InstantiateModule(ctx, mod.compiled, config)
 	t1 := time.Now()
 	if err != nil {
+		if r.closed.Load() {
+			return activities.Result{}, errRunnerClosed
+		}
 		return activities.Result{}, instantiateFault(ctx, cs, err)
 	}
 	if cs.mem.over {
@@ -208,6 +211,9 @@ func (r *Runner) Run(ctx context.Context, call activities.Call) (activities.Resu
 	}
 	_ = inst.Close(ctx)
 
+	if err != nil && r.closed.Load() {
+		return activities.Result{}, errRunnerClosed
+	}
 	if err = fault(ctx, cs, err); err != nil {
 		return activities.Result{}, err
 	}
@@ -233,6 +239,9 @@ func (r *Runner) Run(ctx context.Context, call activities.Call) (activities.Resu
 }
 
 var nullJSON = []byte("null")
+
+// errRunnerClosed is retryable: another worker can run the call.
+var errRunnerClosed = errors.New("wasm: the runner is closed (worker shutting down)")
 
 func preview(b []byte) string {
 	if len(b) > 40 {

@@ -263,7 +263,7 @@ func TestInvalidModules(t *testing.T) {
 	}{
 		{"garbage", activities.ErrModuleInvalid, "not valid WebAssembly"},
 		{"empty", activities.ErrModuleInvalid, "exports no _start"},
-		{"greedy", activities.ErrWasmMemory, "needs 125 MiB of memory to start"},
+		{"greedy", activities.ErrWasmMemory, "needs 125.0 MiB of memory to start"},
 		{"huge", activities.ErrWasmMemory, "declares more memory than this pool allows"},
 		{"imports", activities.ErrModuleInvalid, "cannot be instantiated"},
 	}
@@ -604,5 +604,29 @@ func TestIsolationBetweenCalls(t *testing.T) {
 		require.NoError(t, json.Unmarshal(res.Output, &got))
 		require.Zero(t, got.Dirty, "bytes left by the previous call")
 		require.Greater(t, got.Checked, 512<<10)
+	}
+}
+
+// TestCloseDuringCall checks that a call cut short by Close fails with a
+// retryable error (another worker can run it), not as the guest's fault.
+func TestCloseDuringCall(t *testing.T) {
+	r, err := wasm.New(wasm.Config{ModulesDir: guests})
+	require.NoError(t, err)
+	done := make(chan error, 1)
+	go func() {
+		_, err := run(t, r, call("escape", `{"try":"loop"}`), 10*time.Second)
+		done <- err
+	}()
+	time.Sleep(200 * time.Millisecond)
+	require.NoError(t, r.Close())
+	select {
+	case err = <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Close did not stop the running call")
+	}
+	require.Error(t, err)
+	var app *temporal.ApplicationError
+	if errors.As(err, &app) {
+		assert.False(t, app.NonRetryable(), "got %v", err)
 	}
 }

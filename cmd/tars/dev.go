@@ -25,6 +25,9 @@ type devFlags struct {
 	pools     string
 	untuned   bool
 	tracePort int
+	run       string
+	exit      bool
+	runFlags  runFlags
 }
 
 func newDevCmd(g *globals) *cobra.Command {

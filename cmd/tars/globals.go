@@ -150,7 +150,34 @@ func existing(dir string) string {
 func (g *globals) logger() *slog.Logger {
 	var lvl slog.Level
 	_ = lvl.UnmarshalText([]byte(g.logLevel))
-	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lvl}))
+	return slog.New(toolFailuresAsInfo{slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lvl})})
+}
+
+// toolFailuresAsInfo logs the SDK's "Activity error." records at Info: a
+// tool that fails is the metascript's business (retries, on_error), shown
+// in the run's state and history, not a fault of the worker.
+type toolFailuresAsInfo struct{ slog.Handler }
+
+func (h toolFailuresAsInfo) Enabled(ctx context.Context, l slog.Level) bool {
+	return h.Handler.Enabled(ctx, l) || l == slog.LevelError
+}
+
+func (h toolFailuresAsInfo) Handle(ctx context.Context, r slog.Record) error {
+	if r.Level == slog.LevelError && r.Message == "Activity error." {
+		if !h.Handler.Enabled(ctx, slog.LevelInfo) {
+			return nil
+		}
+		r.Level = slog.LevelInfo
+	}
+	return h.Handler.Handle(ctx, r)
+}
+
+func (h toolFailuresAsInfo) WithAttrs(a []slog.Attr) slog.Handler {
+	return toolFailuresAsInfo{h.Handler.WithAttrs(a)}
+}
+
+func (h toolFailuresAsInfo) WithGroup(n string) slog.Handler {
+	return toolFailuresAsInfo{h.Handler.WithGroup(n)}
 }
 
 // dial connects to the server, failing within 5 s with the address named.

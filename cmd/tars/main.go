@@ -51,7 +51,7 @@ the local dev server (127.0.0.1:7233, namespace "default"). A YAML file given
 with --config (or TARS_CONFIG) supplies defaults below flags and environment.`,
 		Version:       version,
 		SilenceUsage:  true,
-		SilenceErrors: false,
+		SilenceErrors: true,
 	}
 	g.register(root)
 	root.AddCommand(

@@ -131,7 +131,7 @@ func follow1(ctx context.Context, g *globals, c client.Client, id string, out io
 				return nil
 			}
 			if err != nil {
-				fmt.Fprintf(out, "run %s failed: %v\n", id, err)
+				fmt.Fprintf(out, "run %s failed: %s\n", id, workflows.Describe(err))
 				return exitError{1}
 			}
 			return printOutputs(out, res.Outputs, jsonOut)
@@ -328,7 +328,7 @@ func newResultCmd(g *globals) *cobra.Command {
 			}
 			var res workflows.RunResult
 			if err := c.GetWorkflow(ctx, args[0], "").Get(ctx, &res); err != nil {
-				fmt.Fprintf(cmd.OutOrStdout(), "run %s failed: %v\n", args[0], err)
+				fmt.Fprintf(cmd.OutOrStdout(), "run %s failed: %s\n", args[0], workflows.Describe(err))
 				return exitError{1}
 			}
 			return printOutputs(cmd.OutOrStdout(), res.Outputs, jsonOut)

@@ -19,8 +19,8 @@ func Suggest(name string, candidates []string) string {
 	best, bestD := "", limit+1
 	lname := strings.ToLower(name)
 	for _, c := range candidates {
-		if c == name {
-			continue
+		if c == name || len(c)-len(name) > limit || len(name)-len(c) > limit {
+			continue // cannot be within the limit
 		}
 		d := distance(lname, strings.ToLower(c))
 		if d < bestD {

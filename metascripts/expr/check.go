@@ -30,6 +30,7 @@ type Var struct {
 // A Checker caches results by source and is safe for concurrent use.
 type Checker struct {
 	env   *cel.Env
+	vars  map[string]*cel.Type // declared qualified names and the base variables
 	mu    sync.Mutex
 	cache map[string]*Checked
 }
@@ -72,18 +73,26 @@ func NewChecker(closures []plan.Closure, vars []Var) (*Checker, error) {
 		}
 		opts = append(opts, fn)
 	}
+	declared := map[string]*cel.Type{
+		VarInputs: cel.MapType(cel.StringType, cel.DynType),
+		VarSteps:  cel.MapType(cel.StringType, cel.DynType),
+		VarItem:   cel.DynType,
+		VarIndex:  cel.IntType,
+		VarOutput: cel.DynType,
+	}
 	for _, v := range vars {
 		t, err := Type(v.Type)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", v.Name, err)
 		}
 		opts = append(opts, cel.Variable(v.Name, t))
+		declared[v.Name] = t
 	}
 	env, err := cel.NewEnv(opts...)
 	if err != nil {
 		return nil, err
 	}
-	return &Checker{env: env, cache: map[string]*Checked{}}, nil
+	return &Checker{env: env, vars: declared, cache: map[string]*Checked{}}, nil
 }
 
 // Check parses and type-checks src. The result is shared between calls
@@ -95,11 +104,77 @@ func (c *Checker) Check(src string) *Checked {
 	if ok {
 		return r
 	}
-	r = check(c.env, src)
+	if r = c.reference(src); r == nil {
+		r = check(c.env, src)
+	}
 	c.mu.Lock()
 	c.cache[src] = r
 	c.mu.Unlock()
 	return r
+}
+
+// reference checks the commonest expression, a plain reference such as
+// steps.fetch.output or inputs.name, without CEL's parser, which costs far
+// more than the lookup. It returns nil for anything it does not decide
+// exactly as CEL would, and the caller falls back to CEL.
+func (c *Checker) reference(src string) *Checked {
+	lead := len(src) - len(strings.TrimLeft(src, " \t\r\n"))
+	path := strings.TrimSpace(src)
+	if path == "" || len(path) > 256 {
+		return nil
+	}
+	segs := strings.Split(path, ".")
+	for _, sg := range segs {
+		if !isIdent(sg) || reservedWords[sg] {
+			return nil
+		}
+	}
+	t, ok := c.vars[segs[0]]
+	if !ok {
+		return nil // undeclared: let CEL report it
+	}
+	// The longest declared prefix gives the type; selecting into a map
+	// yields dyn; selecting into anything else is for CEL to judge.
+	n := 1
+	for i := len(segs); i > 1; i-- {
+		if dt, ok := c.vars[strings.Join(segs[:i], ".")]; ok {
+			t, n = dt, i
+			break
+		}
+	}
+	if n < len(segs) {
+		switch t.Kind() {
+		case types.MapKind:
+			t = t.Parameters()[1]
+		case types.DynKind:
+		default:
+			return nil
+		}
+		for i := n + 1; i < len(segs); i++ {
+			if t.Kind() != types.DynKind {
+				return nil
+			}
+		}
+	}
+	u := Use{Root: segs[0], Offset: lead}
+	if len(segs) > 1 {
+		u.Field = segs[1]
+	}
+	return &Checked{Type: t, Uses: []Use{u}}
+}
+
+func isIdent(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || i > 0 && c >= '0' && c <= '9' {
+			continue
+		}
+		return false
+	}
+	return true
 }
 
 func check(env *cel.Env, src string) *Checked {

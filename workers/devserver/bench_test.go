@@ -12,9 +12,8 @@ import (
 	sdklog "go.temporal.io/sdk/log"
 )
 
-// benchServers are started once per process and kept, so that with -count N
-// the tuned and untuned servers are measured alternately, on the same warm
-// servers, N times each: the machine's noise then spreads over both.
+// benchServers are started once per process and kept for it: repeated runs of
+// a sub-benchmark (-count, or Go's b.N ramp-up) reuse a warm server.
 var benchServers struct {
 	sync.Mutex
 	byMode map[bool]*benchServer
@@ -54,7 +53,10 @@ func benchServerFor(b *testing.B, tuned bool) *benchServer {
 // steps), one at a time on an idle server, with Temporal's defaults and with
 // TunedDynamicConfig. It reports the median and 99th percentile in ms.
 //
-//	go test -run '^$' -bench OneStepLatency -benchtime 200x -count 6 ./workers/devserver/
+// -count N runs each sub-benchmark N times in a row, so on a noisy machine
+// compare runs of a loop instead, which alternates the two:
+//
+//	for i in 1 2 3; do go test -run '^$' -bench OneStepLatency -benchtime 200x ./workers/devserver/; done
 func BenchmarkOneStepLatency(b *testing.B) {
 	skipIfShort(b)
 	for _, mode := range []struct {

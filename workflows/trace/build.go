@@ -512,15 +512,15 @@ func (b *builder) finish(last *historypb.HistoryEvent) {
 			ran[s.ID] = true
 		}
 	}
+	b.deriveStatuses(ran)
 	if b.result != nil {
+		// The interpreter's own view, exact, where the result has one.
 		for i := range b.result.Steps {
 			sv := &b.result.Steps[i]
 			if s := t.Step(sv.ID); s != nil {
 				applyView(s, sv)
 			}
 		}
-	} else {
-		b.deriveStatuses(ran)
 	}
 	for _, s := range t.Steps {
 		b.stepTimes(s)
@@ -542,9 +542,14 @@ func (b *builder) inferHops() {
 		if s == nil {
 			continue
 		}
-		next := ""
+		// Activities are in history order: look after the one that timed out.
+		next, after := "", false
 		for _, a := range s.Activities {
-			if a.ScheduledEventID > to.ScheduledEventID && a.Scope == to.Scope && a.Index == to.Index && a.Runtime != to.Runtime {
+			if a == to {
+				after = true
+				continue
+			}
+			if after && a.Scope == to.Scope && a.Index == to.Index && a.Runtime != to.Runtime {
 				next = a.Runtime
 				break
 			}
@@ -552,7 +557,7 @@ func (b *builder) inferHops() {
 		b.addHop(Hop{Step: s.ID, From: to.Runtime, To: next, Reason: "not started in time (schedule-to-start timeout)",
 			EventID: to.ClosedEventID, Time: to.Closed, Inferred: true})
 	}
-	sort.SliceStable(b.t.Hops, func(i, j int) bool { return b.t.Hops[i].EventID < b.t.Hops[j].EventID })
+	sort.SliceStable(b.t.Hops, func(i, j int) bool { return b.t.Hops[i].Time.Before(b.t.Hops[j].Time) })
 }
 
 // deriveStatuses sets step states from events when the run has no result.
@@ -714,10 +719,14 @@ func (b *builder) totals() {
 			}
 		}
 	}
+	// Hops count against the runtime they left, which may have run nothing.
 	for _, h := range t.Hops {
-		if rt := t.Totals.Runtimes[h.From]; rt != nil {
-			rt.Hops++
+		rt := t.Totals.Runtimes[h.From]
+		if rt == nil {
+			rt = &Total{}
+			t.Totals.Runtimes[h.From] = rt
 		}
+		rt.Hops++
 	}
 
 	// The tree: departments and teams in the order agents first appear in

@@ -177,6 +177,9 @@ var (
 	reCmdTimer    = regexp.MustCompile(`TimerId:([^,)]*)`)
 	reCmdMarker   = regexp.MustCompile(`MarkerName:([^,)]*)`)
 	reCmdChild    = regexp.MustCompile(`WorkflowId:([^,)]*).*?WorkflowType:\(Name:([^,)]*)\)`)
+	// The SDK prints a command outside its switch whole, attributes as
+	// proto text.
+	reCmdChildText = regexp.MustCompile(`workflow_id:"([^"]*)"\s+workflow_type:\{name:"([^"]*)"\}`)
 )
 
 // describeCommand shortens the SDK's rendering of a command to what a
@@ -197,6 +200,9 @@ func describeCommand(typ, attrs string) string {
 		}
 	case "StartChildWorkflowExecution":
 		if m := reCmdChild.FindStringSubmatch(attrs); m != nil {
+			return fmt.Sprintf("StartChildWorkflowExecution %s (workflow id %s)", m[2], m[1])
+		}
+		if m := reCmdChildText.FindStringSubmatch(attrs); m != nil {
 			return fmt.Sprintf("StartChildWorkflowExecution %s (workflow id %s)", m[2], m[1])
 		}
 	}

@@ -230,7 +230,8 @@ func (l *perfettoLayout) add(t *Trace, prefix string) {
 	}
 	for _, p := range t.Probes {
 		pid := l.pid(prefix + "control")
-		l.slice(pid, p.Tool, p.ActivityID, "probe", p.Scheduled, orTime(p.Closed, end), map[string]any{"status": p.Status})
+		l.slice(pid, p.Tool, p.Tool+" (activity "+p.ActivityID+")", "probe", p.Scheduled, orTime(p.Closed, end),
+			map[string]any{"status": p.Status, "queue": p.TaskQueue, "worker": p.Identity})
 	}
 }
 

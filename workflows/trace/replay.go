@@ -49,7 +49,7 @@ func WithLogger(l log.Logger) ReplayOption { return func(c *replayConfig) { c.lo
 // history cannot be replayed at all. No server is needed.
 //
 // Cost: the interpreter's own work over the whole history, in one
-// goroutine; about 0.3 s for 10,000 events on a 2-core VM
+// goroutine; about 0.2 s for 10,000 events on a 2-core VM
 // (BenchmarkReplay10k).
 func Replay(h *historypb.History, opts ...ReplayOption) error {
 	cfg := replayConfig{fn: workflows.Interpreter}

@@ -41,15 +41,15 @@ func TestReplayDivergence(t *testing.T) {
 			change:    func(in *workflows.RunInput) { in.Plan.Steps[3].Tool = "echo2" },
 			eventID:   23,
 			eventType: "ActivityTaskScheduled",
-			expected:  "ActivityType:(Name:echo)",
-			got:       "ActivityType:(Name:echo2)",
+			expected:  "ActivityTaskScheduled echo (activity id s3@native, queue tars.native)",
+			got:       "ScheduleActivityTask echo2 (activity id s3@native, queue tars.native)",
 		},
 		{
 			name:      "step renamed (another activity id)",
 			change:    func(in *workflows.RunInput) { in.Plan.Steps[2].ID = "s2b"; in.Plan.Steps[3].Needs = []string{"s2b"} },
 			eventID:   17,
 			eventType: "ActivityTaskScheduled",
-			expected:  "ActivityId:s2@native",
+			expected:  "ActivityTaskScheduled echo (activity id s2@native, queue tars.native)",
 			got:       "ScheduleActivityTask echo (activity id s2b@native, queue tars.native)",
 		},
 		{
@@ -57,7 +57,7 @@ func TestReplayDivergence(t *testing.T) {
 			change:    func(in *workflows.RunInput) { in.Plan.Steps = in.Plan.Steps[:4] },
 			eventID:   29,
 			eventType: "ActivityTaskScheduled",
-			expected:  "ActivityId:s4@native",
+			expected:  "ActivityTaskScheduled echo (activity id s4@native, queue tars.native)",
 			got:       "no activity command at this point",
 		},
 	}

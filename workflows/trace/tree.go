@@ -151,7 +151,7 @@ func (tw *treeWriter) build(root *node, t *Trace) {
 		}
 	}
 	if len(t.Probes) > 0 {
-		n := root.add(fmt.Sprintf("pool probes: %d", len(t.Probes)))
+		n := root.add(fmt.Sprintf("pool probes (%s on the workflow queue): %d", t.Probes[0].Tool, len(t.Probes)))
 		for _, p := range t.Probes {
 			n.add(activityText(p))
 		}
@@ -209,10 +209,10 @@ func (tw *treeWriter) step(parent *node, t *Trace, s *Step) {
 		fmt.Fprintf(&b, "  %d/%d items", s.ItemsDone, s.Items)
 	}
 	if s.Turns > 0 {
-		fmt.Fprintf(&b, "  %d turns", s.Turns)
+		fmt.Fprintf(&b, "  %s", plural(s.Turns, "turn"))
 	}
 	if s.Attempts > len(s.Activities) {
-		fmt.Fprintf(&b, "  %d attempts", s.Attempts)
+		fmt.Fprintf(&b, "  %s", plural(s.Attempts, "attempt"))
 	}
 	if s.Failures > 0 {
 		fmt.Fprintf(&b, "  %d failed", s.Failures)
@@ -252,7 +252,11 @@ func (tw *treeWriter) step(parent *node, t *Trace, s *Step) {
 
 func activityText(a *Activity) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s  %s", a.ActivityID, a.Status)
+	if a.Step == "" {
+		fmt.Fprintf(&b, "%s (activity %s)  %s", a.Tool, a.ActivityID, a.Status)
+	} else {
+		fmt.Fprintf(&b, "%s  %s", a.ActivityID, a.Status)
+	}
 	if a.Timeout != "" {
 		fmt.Fprintf(&b, " (%s)", a.Timeout)
 	}
@@ -314,17 +318,24 @@ func approvalText(ap *Approval) string {
 }
 
 func totalText(t Total) string {
-	s := fmt.Sprintf("%d steps · %d attempts", t.Steps, t.Attempts)
+	s := plural(t.Steps, "step") + " · " + plural(t.Attempts, "attempt")
 	if t.Failures > 0 {
 		s += fmt.Sprintf(" · %d failed", t.Failures)
 	}
 	if t.Hops > 0 {
-		s += fmt.Sprintf(" · %d hops", t.Hops)
+		s += " · " + plural(t.Hops, "hop")
 	}
 	if t.Busy > 0 {
 		s += " · busy " + fmtDur(t.Busy.D())
 	}
 	return s
+}
+
+func plural(n int, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	return fmt.Sprintf("%d %ss", n, what)
 }
 
 func spanText(a, b time.Time) string {

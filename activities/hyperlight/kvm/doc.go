@@ -12,5 +12,7 @@
 //
 // Run does not retry EINTR. An EINTR return is how a deadline "kick"
 // (immediate_exit plus a signal to the vCPU thread) surfaces to the caller,
-// which decides whether the call was kicked or merely interrupted.
+// which decides whether the call was kicked or merely interrupted. Every
+// other ioctl is retried on EINTR, because the Go runtime signals its
+// threads (SIGURG) whenever it likes.
 package kvm

@@ -38,20 +38,29 @@ var (
 	kvmSetRegs             = iow(0x82, unsafe.Sizeof(Regs{}))
 	kvmGetSregs            = ior(0x83, unsafe.Sizeof(Sregs{}))
 	kvmSetSregs            = iow(0x84, unsafe.Sizeof(Sregs{}))
-	kvmGetMSRs             = iowr(0x88, 8)
-	kvmSetMSRs             = iow(0x89, 8)
-	kvmGetFPU              = ior(0x8c, unsafe.Sizeof(FPU{}))
-	kvmSetFPU              = iow(0x8d, unsafe.Sizeof(FPU{}))
 	kvmSetCPUID2           = iow(0x90, 8)
-	kvmGetDebugRegs        = ior(0xa1, unsafe.Sizeof(DebugRegs{}))
-	kvmSetDebugRegs        = iow(0xa2, unsafe.Sizeof(DebugRegs{}))
-	kvmEnableCap           = iow(0xa3, unsafe.Sizeof(enableCap{}))
-	kvmSetMSRFilter        = iow(0xc6, unsafe.Sizeof(msrFilter{}))
 )
 
-// ioctl issues one ioctl and returns its result. It never retries: EINTR is
-// returned to the caller as unix.EINTR.
+// ioctl issues one ioctl and returns its result, retrying when a signal
+// interrupted it: the Go runtime signals its threads (SIGURG) at will, and
+// KVM_CREATE_VM, for one, gives up with EINTR when one arrives. Only
+// KVM_RUN must see EINTR, and it uses runIoctl.
 func ioctl(fd int, req, arg uintptr) (uintptr, error) {
+	for {
+		r, _, errno := unix.Syscall(unix.SYS_IOCTL, uintptr(fd), req, arg)
+		switch errno {
+		case 0:
+			return r, nil
+		case unix.EINTR:
+			continue
+		}
+		return r, errno
+	}
+}
+
+// runIoctl issues one ioctl and never retries: EINTR is returned to the
+// caller as unix.EINTR.
+func runIoctl(fd int, req, arg uintptr) (uintptr, error) {
 	r, _, errno := unix.Syscall(unix.SYS_IOCTL, uintptr(fd), req, arg)
 	if errno != 0 {
 		return r, errno

@@ -8,14 +8,12 @@ const WantAPIVersion = 12
 
 // Extensions (KVM_CAP_*) this package checks for.
 const (
-	CapUserMemory            = 3
-	CapSetTSSAddr            = 4
-	CapExtCPUID              = 7
-	CapSyncRegs              = 74
-	CapReadonlyMem           = 81
-	CapImmediateExit         = 136
-	CapX86MSRFilter          = 189
-	CapEnforcePVFeatureCPUID = 190
+	CapUserMemory    = 3
+	CapSetTSSAddr    = 4
+	CapExtCPUID      = 7
+	CapSyncRegs      = 74
+	CapReadonlyMem   = 81
+	CapImmediateExit = 136
 )
 
 // Register classes for StageRegs (KVM_SYNC_X86_*).
@@ -157,37 +155,6 @@ type Sregs struct {
 	InterruptBitmap        [4]uint64
 }
 
-// FPU is struct kvm_fpu: the legacy x87 and SSE state (FXSAVE layout).
-type FPU struct {
-	FPR        [8][16]uint8
-	FCW        uint16
-	FSW        uint16
-	FTWX       uint8
-	_          uint8
-	LastOpcode uint16
-	LastIP     uint64
-	LastDP     uint64
-	XMM        [16][16]uint8
-	MXCSR      uint32
-	_          uint32
-}
-
-// DebugRegs is struct kvm_debugregs: DR0-DR3, DR6 and DR7.
-type DebugRegs struct {
-	DB    [4]uint64
-	DR6   uint64
-	DR7   uint64
-	Flags uint64
-	_     [9]uint64
-}
-
-// MSREntry is struct kvm_msr_entry: one model-specific register.
-type MSREntry struct {
-	Index uint32
-	_     uint32
-	Data  uint64
-}
-
 // CPUIDEntry is struct kvm_cpuid_entry2: one CPUID leaf/subleaf result.
 type CPUIDEntry struct {
 	Function uint32
@@ -198,30 +165,6 @@ type CPUIDEntry struct {
 	ECX      uint32
 	EDX      uint32
 	_        [3]uint32
-}
-
-// enableCap is struct kvm_enable_cap.
-type enableCap struct {
-	Cap   uint32
-	Flags uint32
-	Args  [4]uint64
-	_     [64]uint8
-}
-
-// msrFilterRange is struct kvm_msr_filter_range.
-type msrFilterRange struct {
-	Flags  uint32
-	NMSRs  uint32
-	Base   uint32
-	_      uint32
-	Bitmap uintptr
-}
-
-// msrFilter is struct kvm_msr_filter.
-type msrFilter struct {
-	Flags  uint32
-	_      uint32
-	Ranges [16]msrFilterRange
 }
 
 // Offsets into the kvm_run area (struct kvm_run on x86-64).

@@ -18,7 +18,6 @@ import (
 type VCPU struct {
 	fd  int
 	run []byte
-	msr []byte // scratch for GetMSRs/SetMSRs, reused to avoid allocation
 }
 
 // Run enters the guest (KVM_RUN) until the next exit that needs user space.
@@ -26,7 +25,7 @@ type VCPU struct {
 // immediate_exit was set; any other error is a KVM failure. After a nil
 // return, ExitReason says why the guest stopped.
 func (c *VCPU) Run() error {
-	_, err := ioctl(c.fd, kvmRun, 0)
+	_, err := runIoctl(c.fd, kvmRun, 0)
 	return err
 }
 
@@ -168,84 +167,6 @@ func (c *VCPU) SetSregs(s *Sregs) error {
 	return nil
 }
 
-// GetFPU reads the x87/SSE state (KVM_GET_FPU).
-func (c *VCPU) GetFPU(f *FPU) error {
-	if _, err := ioctl(c.fd, kvmGetFPU, uintptr(unsafe.Pointer(f))); err != nil {
-		return fmt.Errorf("kvm: KVM_GET_FPU: %w", err)
-	}
-	return nil
-}
-
-// SetFPU writes the x87/SSE state (KVM_SET_FPU).
-func (c *VCPU) SetFPU(f *FPU) error {
-	if _, err := ioctl(c.fd, kvmSetFPU, uintptr(unsafe.Pointer(f))); err != nil {
-		return fmt.Errorf("kvm: KVM_SET_FPU: %w", err)
-	}
-	return nil
-}
-
-// GetDebugRegs reads DR0-DR3, DR6 and DR7 (KVM_GET_DEBUGREGS).
-func (c *VCPU) GetDebugRegs(d *DebugRegs) error {
-	if _, err := ioctl(c.fd, kvmGetDebugRegs, uintptr(unsafe.Pointer(d))); err != nil {
-		return fmt.Errorf("kvm: KVM_GET_DEBUGREGS: %w", err)
-	}
-	return nil
-}
-
-// SetDebugRegs writes DR0-DR3, DR6 and DR7 (KVM_SET_DEBUGREGS).
-func (c *VCPU) SetDebugRegs(d *DebugRegs) error {
-	if _, err := ioctl(c.fd, kvmSetDebugRegs, uintptr(unsafe.Pointer(d))); err != nil {
-		return fmt.Errorf("kvm: KVM_SET_DEBUGREGS: %w", err)
-	}
-	return nil
-}
-
-func (c *VCPU) msrBuf(entries []MSREntry) []byte {
-	n := 8 + len(entries)*int(unsafe.Sizeof(MSREntry{}))
-	if cap(c.msr) < n {
-		c.msr = make([]byte, n)
-	}
-	buf := c.msr[:n]
-	binary.LittleEndian.PutUint32(buf[0:], uint32(len(entries)))
-	binary.LittleEndian.PutUint32(buf[4:], 0)
-	copy(unsafe.Slice((*MSREntry)(unsafe.Pointer(&buf[8])), len(entries)), entries)
-	return buf
-}
-
-// GetMSRs reads the MSRs named by entries[i].Index into entries[i].Data
-// (KVM_GET_MSRS). It fails if KVM does not know one of them.
-func (c *VCPU) GetMSRs(entries []MSREntry) error {
-	if len(entries) == 0 {
-		return nil
-	}
-	buf := c.msrBuf(entries)
-	n, err := ioctl(c.fd, kvmGetMSRs, uintptr(unsafe.Pointer(&buf[0])))
-	if err != nil {
-		return fmt.Errorf("kvm: KVM_GET_MSRS: %w", err)
-	}
-	if int(n) != len(entries) {
-		return fmt.Errorf("kvm: KVM_GET_MSRS read %d of %d MSRs (first unreadable: %#x)", n, len(entries), entries[n].Index)
-	}
-	copy(entries, unsafe.Slice((*MSREntry)(unsafe.Pointer(&buf[8])), len(entries)))
-	return nil
-}
-
-// SetMSRs writes the given MSRs (KVM_SET_MSRS).
-func (c *VCPU) SetMSRs(entries []MSREntry) error {
-	if len(entries) == 0 {
-		return nil
-	}
-	buf := c.msrBuf(entries)
-	n, err := ioctl(c.fd, kvmSetMSRs, uintptr(unsafe.Pointer(&buf[0])))
-	if err != nil {
-		return fmt.Errorf("kvm: KVM_SET_MSRS: %w", err)
-	}
-	if int(n) != len(entries) {
-		return fmt.Errorf("kvm: KVM_SET_MSRS wrote %d of %d MSRs (first refused: %#x)", n, len(entries), entries[n].Index)
-	}
-	return nil
-}
-
 // SetCPUID sets the CPUID model the guest sees (KVM_SET_CPUID2). Call it
 // once, before the first Run.
 func (c *VCPU) SetCPUID(entries []CPUIDEntry) error {
@@ -256,16 +177,6 @@ func (c *VCPU) SetCPUID(entries []CPUIDEntry) error {
 	}
 	if _, err := ioctl(c.fd, kvmSetCPUID2, uintptr(unsafe.Pointer(&buf[0]))); err != nil {
 		return fmt.Errorf("kvm: KVM_SET_CPUID2 (%d entries): %w", len(entries), err)
-	}
-	return nil
-}
-
-// EnableCap enables a per-vCPU capability (KVM_ENABLE_CAP) with args.
-func (c *VCPU) EnableCap(cap uint32, args ...uint64) error {
-	ec := enableCap{Cap: cap}
-	copy(ec.Args[:], args)
-	if _, err := ioctl(c.fd, kvmEnableCap, uintptr(unsafe.Pointer(&ec))); err != nil {
-		return fmt.Errorf("kvm: KVM_ENABLE_CAP %d on vCPU: %w", cap, err)
 	}
 	return nil
 }

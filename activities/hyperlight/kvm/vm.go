@@ -4,7 +4,6 @@ package kvm
 
 import (
 	"fmt"
-	"runtime"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -35,28 +34,6 @@ func (vm *VM) SetUserMemoryRegion(r MemoryRegion) error {
 func (vm *VM) SetTSSAddr(addr uint64) error {
 	if _, err := ioctl(vm.fd, kvmSetTSSAddr, uintptr(addr)); err != nil {
 		return fmt.Errorf("kvm: KVM_SET_TSS_ADDR %#x: %w", addr, err)
-	}
-	return nil
-}
-
-// DenyGuestMSRs installs an MSR filter (KVM_X86_SET_MSR_FILTER) that
-// denies every guest RDMSR and WRMSR: the guest gets #GP instead. Host
-// access through GetMSRs/SetMSRs is unaffected. Needs KVM_CAP_X86_MSR_FILTER.
-func (vm *VM) DenyGuestMSRs() error {
-	const (
-		filterRead  = 1 << 0
-		filterWrite = 1 << 1
-		defaultDeny = 1 << 0
-	)
-	// KVM refuses a default-deny filter with no ranges, so deny MSR 0
-	// explicitly as well: one range of one MSR whose bitmap bit is clear.
-	bitmap := new(uint64)
-	f := msrFilter{Flags: defaultDeny}
-	f.Ranges[0] = msrFilterRange{Flags: filterRead | filterWrite, NMSRs: 1, Bitmap: uintptr(unsafe.Pointer(bitmap))}
-	_, err := ioctl(vm.fd, kvmSetMSRFilter, uintptr(unsafe.Pointer(&f)))
-	runtime.KeepAlive(bitmap)
-	if err != nil {
-		return fmt.Errorf("kvm: KVM_X86_SET_MSR_FILTER (deny all): %w", err)
 	}
 	return nil
 }

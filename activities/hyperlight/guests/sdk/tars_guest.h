@@ -66,7 +66,7 @@ struct tars_boot {
 
 struct tars_call {
 	uint64_t input_len;
-	uint64_t seq; /* calls served by this VM before this one */
+	uint64_t reserved; /* zero */
 };
 
 struct tars_hostcall {

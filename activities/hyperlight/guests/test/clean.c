@@ -62,7 +62,8 @@ int tars_main(const uint8_t *in, size_t in_len)
 
 	uint64_t mark = 0xBEEF;
 	__asm__ volatile("movq %0, %%xmm7" : : "r"(mark));
-	__asm__ volatile("mov %0, %%fs" : : "r"((uint16_t)0));
+	uint16_t other = fs ? 0 : 0x1B; /* null, or the user data selector */
+	__asm__ volatile("mov %0, %%fs" : : "r"(other));
 	uint16_t newfcw = 0x027F;
 	__asm__ volatile("fldcw %0" : : "m"(newfcw));
 	*io_cell = mark;

@@ -1,0 +1,232 @@
+package main
+
+import (
+	"context"
+	"embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/client"
+
+	"github.com/tars-engine/tars/workflows/trace"
+)
+
+// The page is three static files served from the binary: no build step, no
+// CDN (the machines it runs on may have no internet).
+//
+//go:embed tracepage/index.html tracepage/trace.css tracepage/trace.js
+var tracePageFiles embed.FS
+
+func init() { startTracePage = startTracePageServer }
+
+// tracePage serves the trace page and its JSON API:
+//
+//	GET /                 the page (?run=WORKFLOW_ID[&rid=RUN_ID] opens a run)
+//	GET /api/runs         recent runs of the namespace (?q= a visibility query)
+//	GET /api/runs/{id}    a run's trace, merged with its live state while it
+//	                      runs (?run_id= picks a run other than the latest)
+type tracePage struct {
+	g   *globals
+	log *slog.Logger
+
+	mu     sync.Mutex
+	c      client.Client
+	closed map[string]*trace.Trace // traces of closed runs, by workflow id + run id
+}
+
+// startTracePageServer listens on ip:port (0: any free port) and serves the
+// page until stop is called. It dials the server on first use, so it can
+// start before the server is up.
+func startTracePageServer(g *globals, ip string, port int) (string, func(), error) {
+	ln, err := net.Listen("tcp", net.JoinHostPort(ip, strconv.Itoa(port)))
+	if err != nil {
+		return "", nil, fmt.Errorf("trace page: %w (choose another port with --trace-port or --port)", err)
+	}
+	p := &tracePage{g: g, log: g.logger(), closed: map[string]*trace.Trace{}}
+	srv := &http.Server{Handler: p.routes(), ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			p.log.Error("trace page stopped", "error", err)
+		}
+	}()
+	stop := func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(ctx)
+		p.mu.Lock()
+		if p.c != nil {
+			p.c.Close()
+			p.c = nil
+		}
+		p.mu.Unlock()
+	}
+	return "http://" + ln.Addr().String(), stop, nil
+}
+
+func (p *tracePage) routes() http.Handler {
+	static, _ := fs.Sub(tracePageFiles, "tracepage")
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "no-cache")
+		http.ServeFileFS(w, r, static, "index.html")
+	})
+	mux.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(static)))
+	mux.HandleFunc("GET /api/runs", p.listRuns)
+	mux.HandleFunc("GET /api/runs/{id...}", p.getRun)
+	return mux
+}
+
+func (p *tracePage) client(ctx context.Context) (client.Client, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.c != nil {
+		return p.c, nil
+	}
+	c, err := p.g.dial(ctx)
+	if err != nil {
+		return nil, err
+	}
+	p.c = c
+	return c, nil
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func writeError(w http.ResponseWriter, code int, err error) {
+	writeJSON(w, code, map[string]string{"error": err.Error()})
+}
+
+// runSummary is one row of the run list.
+type runSummary struct {
+	WorkflowID string    `json:"workflow_id"`
+	RunID      string    `json:"run_id"`
+	Type       string    `json:"type"`
+	Status     string    `json:"status"`
+	Start      time.Time `json:"start"`
+	Close      time.Time `json:"close,omitzero"`
+	Parent     string    `json:"parent,omitempty"`
+}
+
+func (p *tracePage) listRuns(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
+	defer cancel()
+	c, err := p.client(ctx)
+	if err != nil {
+		writeError(w, http.StatusBadGateway, err)
+		return
+	}
+	resp, err := c.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{
+		Namespace: p.g.namespace, PageSize: 100, Query: r.URL.Query().Get("q"),
+	})
+	if err != nil {
+		writeError(w, http.StatusBadGateway, err)
+		return
+	}
+	runs := make([]runSummary, 0, len(resp.GetExecutions()))
+	for _, e := range resp.GetExecutions() {
+		s := runSummary{
+			WorkflowID: e.GetExecution().GetWorkflowId(), RunID: e.GetExecution().GetRunId(), Type: e.GetType().GetName(),
+			Status: runStatus(e.GetStatus()), Start: e.GetStartTime().AsTime(), Parent: e.GetParentExecution().GetWorkflowId(),
+		}
+		if e.GetCloseTime() != nil {
+			s.Close = e.GetCloseTime().AsTime()
+		}
+		runs = append(runs, s)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"runs": runs, "namespace": p.g.namespace, "address": p.g.address})
+}
+
+// runStatus names a workflow status as the trace does.
+func runStatus(s enumspb.WorkflowExecutionStatus) string {
+	switch s {
+	case enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING:
+		return trace.RunRunning
+	case enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED:
+		return trace.RunCompleted
+	case enumspb.WORKFLOW_EXECUTION_STATUS_FAILED:
+		return trace.RunFailed
+	case enumspb.WORKFLOW_EXECUTION_STATUS_TIMED_OUT:
+		return trace.RunTimedOut
+	case enumspb.WORKFLOW_EXECUTION_STATUS_CANCELED:
+		return trace.RunCanceled
+	case enumspb.WORKFLOW_EXECUTION_STATUS_TERMINATED:
+		return trace.RunTerminated
+	case enumspb.WORKFLOW_EXECUTION_STATUS_CONTINUED_AS_NEW:
+		return trace.RunContinuedAsNew
+	}
+	return strings.ToLower(s.String())
+}
+
+// runLinks are the Temporal UI links of a run: its history, and the prefix
+// of a per-event link (append the event id), a route of the UI
+// (/namespaces/{ns}/workflows/{wid}/{rid}/history/events/{id}).
+type runLinks struct {
+	Run    string `json:"run"`
+	Events string `json:"events"`
+}
+
+func (p *tracePage) links(wid, rid string) runLinks {
+	base := fmt.Sprintf("%s/namespaces/%s/workflows/%s/%s/history", strings.TrimRight(p.g.uiURL, "/"),
+		url.PathEscape(p.g.namespace), url.PathEscape(wid), url.PathEscape(rid))
+	return runLinks{Run: base, Events: base + "/events/"}
+}
+
+func (p *tracePage) getRun(w http.ResponseWriter, r *http.Request) {
+	wid, rid := r.PathValue("id"), r.URL.Query().Get("run_id")
+	if wid == "" {
+		writeError(w, http.StatusBadRequest, errors.New("no workflow id"))
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), 15*time.Second)
+	defer cancel()
+	if rid != "" {
+		p.mu.Lock()
+		t := p.closed[wid+"/"+rid]
+		p.mu.Unlock()
+		if t != nil {
+			writeJSON(w, http.StatusOK, map[string]any{"trace": t, "ui": p.links(wid, rid), "fetched_at": time.Now()})
+			return
+		}
+	}
+	c, err := p.client(ctx)
+	if err != nil {
+		writeError(w, http.StatusBadGateway, err)
+		return
+	}
+	rh, err := fetchHistory(ctx, c, wid, rid)
+	if err != nil {
+		writeError(w, http.StatusNotFound, err)
+		return
+	}
+	t, err := buildTrace(ctx, c, rh, false, 0)
+	if err != nil {
+		writeError(w, http.StatusUnprocessableEntity, err)
+		return
+	}
+	if !rh.open {
+		p.mu.Lock()
+		if len(p.closed) >= 256 {
+			clear(p.closed) // simple bound; traces rebuild in milliseconds
+		}
+		p.closed[wid+"/"+rh.rid] = t
+		p.mu.Unlock()
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"trace": t, "ui": p.links(wid, rh.rid), "fetched_at": time.Now()})
+}
