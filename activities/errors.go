@@ -17,7 +17,7 @@ const (
 	ErrOutputTooLarge = "OutputTooLarge" // the tool produced more output than allowed
 
 	ErrModuleNotFound = "ModuleNotFound" // wasm: no module by that name/path
-	ErrModuleInvalid  = "ModuleInvalid"  // wasm: the module does not compile or lacks _start
+	ErrModuleInvalid  = "ModuleInvalid"  // wasm/hyperlight: the module or guest ELF is invalid
 	ErrModuleChanged  = "ModuleChanged"  // wasm/hyperlight: sha256 differs from the Plan's
 	ErrWasmTrap       = "WasmTrap"       // wasm: the module trapped
 	ErrWasmMemory     = "WasmMemoryLimit"

@@ -148,7 +148,7 @@ func ReadModel(f *diag.File, n *yaml.Node, models map[string]*plan.Model) *plan.
 			f.Errorf(fs["temperature"].Value, "temperature must be between 0 and 2, not %v", v)
 			ok = false
 		}
-		m.Temperature = v
+		m.Temperature = &v
 	}
 	if v, good := f.Int(fs["max_tokens"].Value, "max_tokens"); good {
 		if v < 1 {

@@ -44,7 +44,7 @@ func TestResolve(t *testing.T) {
 	require.True(t, ok)
 	assert.Equal(t, []string{"release-train", "research-guild"}, s.Swarms)
 	require.NotNil(t, s.Model)
-	assert.Equal(t, plan.Model{Provider: "echo", Name: "echo", Temperature: 0.2, MaxTokens: 1024}, *s.Model)
+	assert.Equal(t, plan.Model{Provider: "echo", Name: "echo", Temperature: func() *float64 { v := 0.2; return &v }(), MaxTokens: 1024}, *s.Model)
 	s.Model.Name = "changed"
 	s2, _ := c.Resolve("summarizer")
 	assert.Equal(t, "echo", s2.Model.Name, "Resolve returns copies")

@@ -3,7 +3,6 @@ package metascripts
 import (
 	"errors"
 	"runtime"
-	"sort"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -298,13 +297,3 @@ func (c *compiler) checkUse(s *site, u expr.Use) {
 }
 
 func quote(s string) string { return `"` + s + `"` }
-
-// sortedKeys returns a map's keys in sorted order.
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
-}

@@ -91,10 +91,10 @@ func TestIncidentTriagePlan(t *testing.T) {
 	assert.Equal(t, []string{"native"}, plan0.Runtimes)
 	var with map[string]any
 	require.NoError(t, json.Unmarshal(plan0.With, &with))
-	assert.Equal(t, map[string]any{"provider": "echo", "name": "echo", "max_tokens": float64(2048)}, with["model"])
+	assert.Equal(t, map[string]any{"provider": "echo", "name": "echo", "max_tokens": float64(2048), "temperature": float64(0)}, with["model"], "temperature 0 is kept, not dropped")
 	assert.Contains(t, with["system"], "You lead incident response")
 	assert.Equal(t, "Plan an investigation of: ${inputs.incident}. Services involved: ${inputs.services}.", with["prompt"])
-	assert.Equal(t, "examples/incident-triage.yaml:36:5", plan0.Pos)
+	assert.Equal(t, "examples/incident-triage.yaml:48:5", plan0.Pos)
 
 	scan := p.Step("scan")
 	assert.Equal(t, "log-scan", scan.Tool)
@@ -102,7 +102,7 @@ func TestIncidentTriagePlan(t *testing.T) {
 	assert.Equal(t, map[string]string{"wasm": cat["wasm"]["log-scan"]}, scan.Digests)
 	assert.Equal(t, "inputs.services", scan.Foreach, "foreach is stored as bare CEL")
 	assert.Equal(t, 4, scan.Concurrency)
-	assert.JSONEq(t, `{"service":"${item}","pattern":"ERROR|FATAL"}`, string(scan.With))
+	assert.JSONEq(t, `{"service":"${item}","text":"${inputs.logs[item]}"}`, string(scan.With))
 	assert.Equal(t, &plan.Retry{Attempts: 3, Backoff: plan.Duration(1e9)}, scan.Retry)
 	assert.Equal(t, "30s", scan.Timeout.D().String())
 
@@ -114,7 +114,7 @@ func TestIncidentTriagePlan(t *testing.T) {
 	approve := p.Step("approve")
 	assert.Equal(t, plan.KindApproval, approve.Kind)
 	assert.Equal(t, "reject", approve.Approval.Default)
-	assert.Equal(t, "2m0s", approve.Approval.Timeout.D().String())
+	assert.Equal(t, "30s", approve.Approval.Timeout.D().String())
 	assert.Empty(t, approve.Runtimes)
 
 	fix := p.Step("fix")

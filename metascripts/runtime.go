@@ -24,7 +24,7 @@ import (
 // runtime that can, in plan.Runtimes order.
 
 // readTool resolves a tool step's tool and runtime chain.
-func (c *compiler) readTool(st *stepInfo, _ scope) {
+func (c *compiler) readTool(st *stepInfo) {
 	t, ok := c.f.String(st.fl["tool"].Value, "tool")
 	if !ok {
 		return

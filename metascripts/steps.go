@@ -233,7 +233,7 @@ func (c *compiler) readStep(st *stepInfo) {
 
 	switch st.kind {
 	case kindTool:
-		c.readTool(st, body)
+		c.readTool(st)
 	case kindReason:
 		c.readReason(st, body)
 	case kindApproval:

@@ -55,13 +55,7 @@ func Start(o Options) (*Host, error) {
 	}
 	h := &Host{runners: o.Runners}
 	if o.Workflows {
-		w := worker.New(o.Client, workflows.WorkflowQueue(o.QueuePrefix), worker.Options{
-			Identity: o.Identity,
-			// Workflow tasks are short and CPU-bound; the interpreter adds
-			// no activities of its own, so a few pollers keep up.
-			MaxConcurrentWorkflowTaskPollers: 4,
-			MaxConcurrentActivityTaskPollers: 2,
-		})
+		w := worker.New(o.Client, workflows.WorkflowQueue(o.QueuePrefix), WorkflowWorkerOptions(o.Identity))
 		w.RegisterDynamicWorkflow(workflows.Interpreter, workflow.DynamicRegisterOptions{})
 		ctl := &control.Activities{Client: o.Client}
 		w.RegisterActivityWithOptions(ctl.Pollers, activity.RegisterOptions{Name: control.PollersActivity})
@@ -69,15 +63,7 @@ func Start(o Options) (*Host, error) {
 	}
 	for _, r := range o.Runners {
 		p := &Pool{Runner: r, logger: o.Logger}
-		cap := r.Capacity()
-		if cap <= 0 {
-			cap = 1
-		}
-		w := worker.New(o.Client, workflows.RuntimeQueue(o.QueuePrefix, r.Runtime()), worker.Options{
-			Identity:                           o.Identity + "/" + r.Runtime(),
-			MaxConcurrentActivityExecutionSize: cap,
-			MaxConcurrentActivityTaskPollers:   max(2, min(8, cap)),
-		})
+		w := worker.New(o.Client, workflows.RuntimeQueue(o.QueuePrefix, r.Runtime()), PoolWorkerOptions(o.Identity+"/"+r.Runtime(), r.Capacity()))
 		w.RegisterDynamicActivity(p.activity, activity.DynamicRegisterOptions{})
 		h.pools = append(h.pools, p)
 		h.workers = append(h.workers, w)
@@ -91,6 +77,30 @@ func Start(o Options) (*Host, error) {
 		}
 	}
 	return h, nil
+}
+
+// WorkflowWorkerOptions are the options of the worker that runs the
+// interpreter on <prefix>.workflows. Exported so that benchmarks can give a
+// hand-written workflow the same worker.
+func WorkflowWorkerOptions(identity string) worker.Options {
+	return worker.Options{
+		Identity: identity,
+		// Workflow tasks are short and CPU-bound; the interpreter adds
+		// no activities of its own, so a few pollers keep up.
+		MaxConcurrentWorkflowTaskPollers: 4,
+		MaxConcurrentActivityTaskPollers: 2,
+	}
+}
+
+// PoolWorkerOptions are the options of a pool's worker on
+// <prefix>.<runtime>, for a runner of the given capacity.
+func PoolWorkerOptions(identity string, capacity int) worker.Options {
+	capacity = max(1, capacity)
+	return worker.Options{
+		Identity:                           identity,
+		MaxConcurrentActivityExecutionSize: capacity,
+		MaxConcurrentActivityTaskPollers:   max(2, min(8, capacity)),
+	}
 }
 
 // Pools returns the pools this host serves.

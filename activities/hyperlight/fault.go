@@ -139,7 +139,7 @@ func describeException(l *layout, vector, code, cr2, rsp uint64) string {
 		}
 		return fmt.Sprintf("%s %s %#x%s", name, op, cr2, where)
 	case 13:
-		return fmt.Sprintf("%s (error code %#x): a privileged or non-canonical access, or an MSR the host denies", name, code)
+		return fmt.Sprintf("%s (error code %#x): a privileged instruction (guests run in user mode) or a non-canonical address", name, code)
 	case 12:
 		return fmt.Sprintf("%s with rsp=%#x", name, rsp)
 	}
@@ -175,6 +175,7 @@ func (l *logBuffer) add(msg []byte, limit int) {
 	}
 }
 
+// String returns the log as text, marking a truncation.
 func (l *logBuffer) String() string {
 	s := strings.ToValidUTF8(string(l.b), "\uFFFD")
 	if l.truncated {

@@ -44,8 +44,9 @@ type image struct {
 	idle  []*vm         // warm VMs, most recently used last
 	stale bool          // a newer file replaced it: its VMs are not kept
 
-	mu sync.Mutex // guards fd
-	fd int        // the sealed snapshot memfd, -1 before the build and after close
+	mu       sync.Mutex // guards fd and fdClosed
+	fd       int        // the sealed snapshot memfd, -1 before the build and after close
+	fdClosed bool       // closeFD ran: a build finishing later must not install its fd
 }
 
 // mapPrivate maps the snapshot copy-on-write, at addr when it is not nil
@@ -68,10 +69,12 @@ func (img *image) mapPrivate(addr unsafe.Pointer) ([]byte, error) {
 	return unsafe.Slice((*byte)(p), img.lay.memSize), nil
 }
 
-// closeFD closes the snapshot memfd. Mappings made from it stay valid.
+// closeFD closes the snapshot memfd, now or, if a build is under way,
+// when it finishes. Mappings made from it stay valid.
 func (img *image) closeFD() {
 	img.mu.Lock()
 	defer img.mu.Unlock()
+	img.fdClosed = true
 	if img.fd >= 0 {
 		unix.Close(img.fd)
 		img.fd = -1
@@ -137,19 +140,32 @@ func (r *Runner) build(ctx context.Context, img *image) (v *vm, sticky bool, err
 	// From here on the memfd is the snapshot: remap the VM's memory
 	// copy-on-write at the same address (KVM follows through its MMU
 	// notifier), then forbid any further change to the memfd.
-	img.fd = fd
-	if _, err := img.mapPrivate(p); err != nil {
-		img.fd = -1
+	img.mu.Lock()
+	replaced := img.fdClosed
+	if !replaced {
+		img.fd = fd
+	}
+	img.mu.Unlock()
+	if replaced {
 		v.close()
+		return nil, false, activities.Retryable(activities.ErrModuleChanged, nil,
+			"hyperlight: guest %q was replaced while it was booting; try again", img.name)
+	}
+	uninstall := func() {
+		img.mu.Lock()
+		img.fd = -1 // the deferred close closes fd
+		img.mu.Unlock()
+		v.close()
+	}
+	if _, err := img.mapPrivate(p); err != nil {
+		uninstall()
 		return nil, false, err
 	}
 	if _, err := unix.FcntlInt(uintptr(fd), unix.F_ADD_SEALS,
 		unix.F_SEAL_SHRINK|unix.F_SEAL_GROW|unix.F_SEAL_WRITE|unix.F_SEAL_SEAL); err != nil {
-		img.fd = -1
-		v.close()
+		uninstall()
 		return nil, false, fmt.Errorf("hyperlight: sealing the snapshot of guest %q: %w", img.name, err)
 	}
-	v.dirty = true // init ran: registers and debug state need the reset
 	img.data = nil
 	ok = true
 	return v, false, nil

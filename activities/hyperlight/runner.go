@@ -349,10 +349,12 @@ func (r *Runner) release(v *vm, healthy bool) {
 
 var errClosed = errors.New("hyperlight: runner is closed")
 
+// waitError explains a call whose context ended before it got a VM: every
+// slot of the budget was busy (or another call was still booting the guest).
 func waitError(name string, ctx context.Context) error {
 	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
 		return activities.NonRetryable(activities.ErrGuestDeadline, ctx.Err(),
-			"hyperlight: guest %q: deadline reached while waiting for a micro-VM (all %s busy)", name, "VM budget slots")
+			"hyperlight: guest %q: deadline reached while waiting for a micro-VM (VMBudget is spent on busy VMs; raise it or lower the pool's concurrency)", name)
 	}
 	return fmt.Errorf("hyperlight: guest %q: waiting for a micro-VM: %w", name, ctx.Err())
 }

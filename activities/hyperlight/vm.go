@@ -320,8 +320,8 @@ func (v *vm) port(j *job) bool {
 		if io.Direction == kvm.IOIn {
 			dir = "IN"
 		}
-		v.fault(j, fmt.Sprintf("unknown port %#x (%s, %d bytes): the ABI has only 32-bit OUTs to ports %#x-%#x",
-			io.Port, dir, io.Size, portReady, portHostCall), false)
+		v.fault(j, fmt.Sprintf("unknown port %#x (%d-byte %s): the ABI has only 32-bit OUTs to ports %#x-%#x",
+			io.Port, io.Size, dir, portReady, portHostCall), false)
 		return true
 	}
 	arg := uint64(binary.LittleEndian.Uint32(io.Data))

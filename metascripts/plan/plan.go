@@ -62,12 +62,12 @@ type Agent struct {
 
 // Model says which model a reason step calls and how.
 type Model struct {
-	Provider    string  `json:"provider"`           // "openai" (any OpenAI-compatible chat endpoint) or "echo"
-	Name        string  `json:"name,omitempty"`     // model name sent to the provider
-	Endpoint    string  `json:"endpoint,omitempty"` // base URL, e.g. http://127.0.0.1:8080/v1
-	APIKeyEnv   string  `json:"api_key_env,omitempty"`
-	Temperature float64 `json:"temperature,omitempty"`
-	MaxTokens   int     `json:"max_tokens,omitempty"`
+	Provider    string   `json:"provider"`           // "openai" (any OpenAI-compatible chat endpoint) or "echo"
+	Name        string   `json:"name,omitempty"`     // model name sent to the provider
+	Endpoint    string   `json:"endpoint,omitempty"` // base URL, e.g. http://127.0.0.1:8080/v1
+	APIKeyEnv   string   `json:"api_key_env,omitempty"`
+	Temperature *float64 `json:"temperature,omitempty"` // nil = the provider's default
+	MaxTokens   int      `json:"max_tokens,omitempty"`
 }
 
 // Policy bounds a run.

@@ -113,3 +113,14 @@ func TestInterruptStopsSpinningGuest(t *testing.T) {
 }
 
 func immediateExitSet(c *VCPU) bool { return c.run[runImmediateExit] != 0 }
+
+// A ring-0 guest with no usable IDT triple-faults on its first exception.
+// VT-x and AMD-V report KVM_EXIT_SHUTDOWN; PVM reports an internal error.
+func TestTripleFaultEndsTheRun(t *testing.T) {
+	// lidt [0x20000] (an all-zero 10-byte descriptor: limit 0); int3
+	cpu, _ := longModeVM(t, []byte{0x0F, 0x01, 0x1C, 0x25, 0x00, 0x00, 0x02, 0x00, 0xCC})
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	require.NoError(t, cpu.Run())
+	assert.Contains(t, []uint32{ExitShutdown, ExitInternalError}, cpu.ExitReason(), ExitName(cpu.ExitReason()))
+}

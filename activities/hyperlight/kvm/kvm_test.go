@@ -3,11 +3,13 @@
 package kvm
 
 import (
+	"io/fs"
 	"testing"
 	"unsafe"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
 )
 
 // The sizes and offsets below are those of <linux/kvm.h> on x86-64; a
@@ -40,4 +42,12 @@ func TestCheckAndAPIVersion(t *testing.T) {
 	v, err := APIVersion()
 	require.NoError(t, err)
 	assert.Equal(t, WantAPIVersion, v)
+}
+
+func TestOpenErrorSaysWhatIsMissing(t *testing.T) {
+	assert.ErrorContains(t, openError(unix.ENOENT), "/dev/kvm does not exist")
+	assert.ErrorIs(t, openError(unix.ENOENT), fs.ErrNotExist)
+	assert.ErrorContains(t, openError(unix.EACCES), "permission denied")
+	assert.ErrorIs(t, openError(unix.EACCES), fs.ErrPermission)
+	assert.ErrorContains(t, openError(unix.ENXIO), "opening /dev/kvm")
 }

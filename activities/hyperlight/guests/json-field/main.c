@@ -1,10 +1,16 @@
-/* json-field: returns the value at a dotted path inside a JSON object.
+/* json-field: returns the value at a dotted path inside a JSON document.
  *
  *   in:  {"object": {"user": {"name": "ada", "tags": ["x", "y"]}}, "field": "user.tags.1"}
  *   out: "y"
  *
- * A path segment selects an object member by name, or an array element by
- * its decimal index. A path that leads nowhere returns null. */
+ *   in:  {"document": "{\"action\": \"restart api\"}", "field": "action"}
+ *   out: "restart api"
+ *
+ * The document is "object" (any JSON value) or "document" (the same, or a
+ * JSON string holding a JSON document, as an untrusted payload arrives). A
+ * path segment selects an object member by name, or an array element by
+ * its decimal index; an empty path selects the whole document. A path that
+ * leads nowhere returns null. */
 #include "tars_guest.h"
 #include "tars_json.h"
 
@@ -53,8 +59,17 @@ int tars_main(const uint8_t *in, size_t in_len)
 	tars_span args, obj, field;
 	if (tars_json_parse(in, in_len, &args) != TARS_JSON_OK || tars_json_type(args) != '{')
 		tars_abort("json-field: input must be a JSON object {\"object\": ..., \"field\": \"a.b\"}");
-	if (tars_json_get(args, "object", &obj) != TARS_JSON_OK)
-		tars_abort("json-field: missing \"object\"");
+	if (tars_json_get(args, "object", &obj) != TARS_JSON_OK &&
+	    tars_json_get(args, "document", &obj) != TARS_JSON_OK)
+		tars_abort("json-field: missing \"object\" or \"document\"");
+	if (tars_json_type(obj) == '"') {
+		/* A document passed as a string: decode it, then parse it. */
+		size_t cap = (size_t)(obj.end - obj.p);
+		char *doc = tars_alloc(cap);
+		long n = doc ? tars_json_string(obj, doc, cap) : -1;
+		if (n < 0 || tars_json_parse(doc, (size_t)n, &obj) != TARS_JSON_OK)
+			tars_abort("json-field: \"document\" is a string but not a JSON document");
+	}
 	if (tars_json_get(args, "field", &field) != TARS_JSON_OK || tars_json_type(field) != '"')
 		tars_abort("json-field: missing string \"field\"");
 
@@ -65,7 +80,7 @@ int tars_main(const uint8_t *in, size_t in_len)
 
 	tars_span cur = obj;
 	size_t start = 0;
-	for (long i = 0; i <= n; i++) {
+	for (long i = 0; n > 0 && i <= n; i++) {
 		if (i == n || path[i] == '.') {
 			if (!step(&cur, path + start, (size_t)i - start))
 				tars_return_str("null");

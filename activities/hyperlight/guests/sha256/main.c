@@ -1,9 +1,11 @@
 /* sha256: returns the SHA-256 of its input as a JSON string of hex.
  *
  *   in:  "abc"           (a JSON string: its decoded bytes are hashed)
+ *   in:  {"data": "abc"} (the same, for a step's `with: {data: ...}`)
  *   out: "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
  *
- * Input that is not a JSON string is hashed as the raw bytes received. */
+ * A "data" that is not a string is hashed as its JSON text; input that is
+ * neither is hashed as the raw bytes received. */
 #include "tars_guest.h"
 #include "tars_json.h"
 
@@ -96,7 +98,16 @@ int tars_main(const uint8_t *in, size_t in_len)
 	const uint8_t *data = in;
 	size_t len = in_len;
 	tars_span v;
-	if (tars_json_parse(in, in_len, &v) == TARS_JSON_OK && tars_json_type(v) == '"') {
+	int parsed = tars_json_parse(in, in_len, &v) == TARS_JSON_OK;
+	if (parsed && tars_json_type(v) == '{') {
+		tars_span d;
+		if (tars_json_get(v, "data", &d) == TARS_JSON_OK) {
+			v = d;
+			data = (const uint8_t *)d.p;
+			len = (size_t)(d.end - d.p);
+		}
+	}
+	if (parsed && tars_json_type(v) == '"') {
 		char *buf = tars_alloc(in_len + 1);
 		long n = buf ? tars_json_string(v, buf, in_len + 1) : -1;
 		if (n < 0)
