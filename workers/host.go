@@ -157,7 +157,9 @@ func (p *Pool) activity(ctx context.Context, args converter.EncodedValues) (acti
 	}
 	call.Runtime = p.Runner.Runtime()
 	start := time.Now()
+	stop := heartbeat(ctx)
 	res, err := p.Runner.Run(ctx, call)
+	stop()
 	p.busyNanos.Add(int64(time.Since(start)))
 	p.calls.Add(1)
 	if err != nil {
@@ -165,4 +167,34 @@ func (p *Pool) activity(ctx context.Context, args converter.EncodedValues) (acti
 		activity.GetLogger(ctx).Debug("tool failed", "tool", call.Tool, "step", call.Step, "error", err)
 	}
 	return res, err
+}
+
+// heartbeat records activity heartbeats while a tool runs, for every
+// runtime. Temporal delivers a cancellation to an activity only in the
+// answer to a heartbeat, and it notices a dead worker (killed mid-call) by
+// the missing heartbeats: the interpreter sets a heartbeat timeout, so the
+// step is retried elsewhere instead of waiting out its whole timeout. The
+// first heartbeat goes after a third of that timeout, so short calls cost
+// no extra request.
+func heartbeat(ctx context.Context) (stop func()) {
+	every := 5 * time.Second
+	if hb := activity.GetInfo(ctx).HeartbeatTimeout; hb > 0 {
+		every = min(every, max(hb/3, 100*time.Millisecond))
+	}
+	done := make(chan struct{})
+	go func() {
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				activity.RecordHeartbeat(ctx)
+			}
+		}
+	}()
+	return func() { close(done) }
 }

@@ -169,6 +169,7 @@ func (r *run) schedule(ctx workflow.Context, s *plan.Step, st *StepView, sc *sco
 		ActivityID:             id + "@" + rt,
 		ScheduleToStartTimeout: r.scheduleToStart(s),
 		StartToCloseTimeout:    timeout,
+		HeartbeatTimeout:       heartbeatTimeout(timeout),
 		RetryPolicy:            retryPolicy(s.Retry),
 		Summary:                summary,
 	}
@@ -186,6 +187,19 @@ func (r *run) schedule(ctx workflow.Context, s *plan.Step, st *StepView, sc *sco
 	var res activities.Result
 	err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, ao), s.Tool, call).Get(ctx, &res)
 	return res, err
+}
+
+// HeartbeatTimeout is how long a step's activity may go without a
+// heartbeat (the pools send them while a tool runs) before Temporal counts
+// its worker as gone and retries the step. Steps shorter than it never
+// heartbeat at all.
+const HeartbeatTimeout = 20 * time.Second
+
+func heartbeatTimeout(stepTimeout time.Duration) time.Duration {
+	if stepTimeout <= HeartbeatTimeout {
+		return 0 // the step's own timeout notices a dead worker as soon
+	}
+	return HeartbeatTimeout
 }
 
 func retryPolicy(rp *plan.Retry) *temporal.RetryPolicy {

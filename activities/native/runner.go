@@ -12,8 +12,6 @@ import (
 	"time"
 	"unicode"
 
-	"go.temporal.io/sdk/activity"
-
 	"github.com/tars-engine/tars/activities"
 )
 
@@ -188,8 +186,6 @@ func (r *Runner) Capacity() int { return r.cfg.Capacity }
 // Run executes call.Tool. An unknown tool is a non-retryable ToolNotFound
 // error that lists the tools this runner has. An output that is not JSON or
 // larger than Config.OutputMaxBytes is an error too, whoever produced it.
-// Inside an activity, Run heartbeats while the tool runs so that a
-// cancelled step reaches the tool's context.
 func (r *Runner) Run(ctx context.Context, call activities.Call) (activities.Result, error) {
 	r.mu.RLock()
 	t, ok := r.tools[call.Tool]
@@ -199,10 +195,8 @@ func (r *Runner) Run(ctx context.Context, call activities.Call) (activities.Resu
 			"the native runtime has no tool %q; it has: %s", call.Tool, strings.Join(r.Tools(), ", "))
 	}
 
-	stop := heartbeat(ctx)
 	start := time.Now()
 	res, err := t.Func(ctx, call)
-	stop()
 	if err == nil {
 		err = r.checkOutput(call.Tool, &res)
 	}
@@ -241,36 +235,4 @@ func (r *Runner) checkOutput(tool string, res *activities.Result) error {
 func (r *Runner) Close() error {
 	r.transport.CloseIdleConnections()
 	return nil
-}
-
-// heartbeat records activity heartbeats until stop is called, because
-// Temporal delivers a cancellation to an activity only in the answer to a
-// heartbeat: without one, cancelling a run would leave a sleep or a shell
-// command running to its timeout. The SDK throttles what reaches the
-// server, so ticking often costs nothing. Outside an activity it does
-// nothing.
-func heartbeat(ctx context.Context) (stop func()) {
-	if !activity.IsActivity(ctx) {
-		return func() {}
-	}
-	every := 5 * time.Second
-	if hb := activity.GetInfo(ctx).HeartbeatTimeout; hb > 0 {
-		every = min(every, max(hb/3, 100*time.Millisecond))
-	}
-	done := make(chan struct{})
-	go func() {
-		t := time.NewTicker(every)
-		defer t.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case <-ctx.Done():
-				return
-			case <-t.C:
-				activity.RecordHeartbeat(ctx)
-			}
-		}
-	}()
-	return func() { close(done) }
 }

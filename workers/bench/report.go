@@ -115,7 +115,7 @@ func WriteTable(w io.Writer, r *Report) error {
 	cells := [][]string{{"workload", "server", "side", "acts/run", "activities/s", "runs/s", "p50 ms", "p99 ms", "peak RSS MiB", "TARS÷Go"}}
 	for _, x := range r.Rows {
 		ratio := ""
-		if x.Impl == ImplTARS && x.Activities > 0 {
+		if x.Impl == ImplTARS && throughput(x.Workload) {
 			if v := r.Ratio(x.Workload, x.Server); v > 0 {
 				ratio = fmt.Sprintf("%.2f", v)
 			}
@@ -145,6 +145,10 @@ func WriteTable(w io.Writer, r *Report) error {
 	return nil
 }
 
+// throughput workloads are judged by activities/s, so their table rows get
+// the ratio TARS ÷ hand-written; the latency workload is judged by p50/p99.
+func throughput(w string) bool { return w == Sequential || w == Foreach || w == Concurrent }
+
 // writeColumns prints cells as aligned columns two spaces apart: the first
 // left columns aligned left (names), the others right (figures).
 func writeColumns(w io.Writer, cells [][]string, left int) {
@@ -170,7 +174,7 @@ func writeColumns(w io.Writer, cells [][]string, left int) {
 				b.WriteString(pad + c)
 			}
 		}
-		fmt.Fprintln(w, b.String())
+		fmt.Fprintln(w, strings.TrimRight(b.String(), " "))
 	}
 }
 

@@ -166,7 +166,7 @@ func MixedYAML(pools []string, items int) string {
 	fmt.Fprintf(&b, "policy: {allowed_tools: [%s], grants: {memory_mib: 16}}\nsteps:\n", strings.Join(allowed, ", "))
 	for _, rt := range pools {
 		t := mixedTools[rt]
-		id := "on-" + rt
+		id := "on_" + rt
 		ids = append(ids, id)
 		fmt.Fprintf(&b, "  - id: %s\n    foreach: ${inputs.items}\n    concurrency: %d\n    runtime: %s\n    tool: %s\n    with: %s\n", id, items, rt, t.tool, t.with)
 	}

@@ -106,3 +106,33 @@ func percentile(sorted []time.Duration, p float64) time.Duration {
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// BenchmarkSequentialSteps measures a workflow of 50 activities run one after
+// the other (a chain of metascript steps), reporting steps per second. Under
+// Temporal's defaults the history queues' read limits, not the CPU, set the
+// pace of a chain.
+func BenchmarkSequentialSteps(b *testing.B) {
+	skipIfShort(b)
+	const steps = 50
+	for _, mode := range []struct {
+		name  string
+		tuned bool
+	}{{"tuned", true}, {"untuned", false}} {
+		b.Run(mode.name, func(b *testing.B) {
+			bs := benchServerFor(b, mode.tuned)
+			ctx := context.Background()
+			opts := client.StartWorkflowOptions{TaskQueue: testWorkflowQueue}
+			b.ResetTimer()
+			for range b.N {
+				run, err := bs.client.ExecuteWorkflow(ctx, opts, Sequential, steps)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if err := run.Get(ctx, nil); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.N*steps)/b.Elapsed().Seconds(), "steps/s")
+		})
+	}
+}

@@ -50,6 +50,35 @@ func OneStep(ctx workflow.Context, name string) (string, error) {
 	return out, err
 }
 
+// Sequential runs Greet n times, one after the other, as a metascript's
+// chain of steps does.
+func Sequential(ctx workflow.Context, n int) error {
+	for i := range n {
+		if _, err := OneStep(ctx, fmt.Sprint(i)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// FanOut runs Greet n times at once, as a foreach step does.
+func FanOut(ctx workflow.Context, n int) error {
+	ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		TaskQueue:           testActivityQueue,
+		StartToCloseTimeout: time.Minute,
+	})
+	futures := make([]workflow.Future, n)
+	for i := range futures {
+		futures[i] = workflow.ExecuteActivity(ctx, Greet, fmt.Sprint(i))
+	}
+	for _, f := range futures {
+		if err := f.Get(ctx, nil); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // WaitForSignal waits for a name on the "go" signal, then greets it.
 func WaitForSignal(ctx workflow.Context) (string, error) {
 	var name string
@@ -143,6 +172,8 @@ func newWorkers(tb testing.TB, c client.Client) []worker.Worker {
 	wf := worker.New(c, testWorkflowQueue, worker.Options{})
 	wf.RegisterWorkflow(OneStep)
 	wf.RegisterWorkflow(WaitForSignal)
+	wf.RegisterWorkflow(Sequential)
+	wf.RegisterWorkflow(FanOut)
 	act := worker.New(c, testActivityQueue, worker.Options{})
 	act.RegisterActivityWithOptions(Greet, activity.RegisterOptions{Name: "Greet"})
 	workers := []worker.Worker{wf, act}
