@@ -5,6 +5,7 @@ PKGS      := ./...
 FUZZTIME  ?= 30s
 TEST_TIMEOUT ?= 40m
 EXAMPLE   ?= metascripts/examples/incident-triage.yaml
+EXAMPLE_ARGS ?= --input incident="checkout latency spike after the 14:02 deploy"
 
 .PHONY: all build demo dev test test-short fuzz bench guests deps-test vet fmt clean
 
@@ -17,7 +18,7 @@ build:
 # serve), runs an example metascript, prints its outputs and the UI link,
 # and keeps serving until Ctrl-C so the run can be looked at.
 demo: build
-	$(BIN) dev --run $(EXAMPLE)
+	$(BIN) dev --run $(EXAMPLE) $(EXAMPLE_ARGS)
 
 dev: build
 	$(BIN) dev

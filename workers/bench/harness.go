@@ -286,7 +286,7 @@ func (e *env) sample(ctx context.Context, plans *Metascripts, w, impl string) (S
 		start      starter
 		runs, acts int
 		concurrent bool
-		check      func(ctx context.Context, runs []client.WorkflowRun) (string, error)
+		check      func(ctx context.Context, runs []startedRun) (string, error)
 		tars       = impl == ImplTARS
 		goIn       = BaselineInput{Queue: workflows.RuntimeQueue(GoPrefix, plan.RuntimeNative)}
 		goType     any
@@ -371,16 +371,18 @@ func (e *env) nextID(name string) string {
 
 // measure starts n runs (all at once when concurrent, else one after the
 // other) and waits for each result.
-func measure(ctx context.Context, start starter, n int, concurrent bool) (Sample, []client.WorkflowRun, error) {
+func measure(ctx context.Context, start starter, n int, concurrent bool) (Sample, []startedRun, error) {
 	s := Sample{Runs: n, Latencies: make([]time.Duration, n)}
-	runs := make([]client.WorkflowRun, n)
+	runs := make([]startedRun, n)
 	one := func(i int) error {
 		t0 := time.Now()
 		run, err := start(ctx, i)
 		if err != nil {
 			return fmt.Errorf("start run %d: %w", i, err)
 		}
-		runs[i] = run
+		// Get follows continue-as-new and moves GetRunID to the last run:
+		// keep the first.
+		runs[i] = startedRun{id: run.GetID(), firstRunID: run.GetRunID()}
 		if err := run.Get(ctx, nil); err != nil {
 			return fmt.Errorf("run %s: %w", run.GetID(), err)
 		}
@@ -409,6 +411,9 @@ func measure(ctx context.Context, start starter, n int, concurrent bool) (Sample
 	return s, runs, nil
 }
 
+// startedRun names a run as it was started.
+type startedRun struct{ id, firstRunID string }
+
 // countActivities is the number of tool activities one run of p schedules
 // when every foreach step has items items (no retries, no fallbacks).
 func countActivities(p *plan.Plan, items int) int {
@@ -429,11 +434,11 @@ func countActivities(p *plan.Plan, items int) int {
 // checkLoop follows the loop run's continue-as-new chain and says how many
 // runs it took and how long the longest history was; a loop that never
 // continued as new fails the check.
-func (e *env) checkLoop(ctx context.Context, runs []client.WorkflowRun) (string, error) {
+func (e *env) checkLoop(ctx context.Context, runs []startedRun) (string, error) {
 	if len(runs) != 1 {
 		return "", fmt.Errorf("loop: %d runs", len(runs))
 	}
-	id, runID := runs[0].GetID(), runs[0].GetRunID()
+	id, runID := runs[0].id, runs[0].firstRunID
 	chain, longest := 0, int64(0)
 	for runID != "" {
 		chain++
