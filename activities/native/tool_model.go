@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -103,7 +104,7 @@ func (r *Runner) runModelChat(ctx context.Context, call activities.Call) (activi
 	)
 	switch args.Model.Provider {
 	case ProviderOpenAI:
-		out, err = r.chatOpenAI(ctx, args)
+		out, err = r.chatOpenAI(ctx, args, call.Grants)
 	case ProviderEcho:
 		out = chatEcho(args)
 	case "":
@@ -132,8 +133,12 @@ func (r *Runner) runModelChat(ctx context.Context, call activities.Call) (activi
 
 // chatOpenAI makes one chat-completions request. 429 and 5xx answers are
 // retryable (429 honours Retry-After); any other 4xx is not, and carries
-// the provider's own message.
-func (r *Runner) chatOpenAI(ctx context.Context, args modelArgs) (modelOutput, error) {
+// the provider's own message. Like every tool that reaches the network or
+// the worker's environment, it needs the endpoint's host in
+// policy.grants.http_hosts and the api_key_env variable in
+// policy.grants.env: a model block cannot send a worker's secrets anywhere
+// the policy did not name.
+func (r *Runner) chatOpenAI(ctx context.Context, args modelArgs, grants activities.Grants) (modelOutput, error) {
 	const tool = "model.chat"
 	m := args.Model
 	if m.Endpoint == "" || m.Name == "" {
@@ -152,6 +157,12 @@ func (r *Runner) chatOpenAI(ctx context.Context, args modelArgs) (modelOutput, e
 	httpReq, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, bytes.NewReader(body))
 	if err != nil {
 		return modelOutput{}, badArgs(tool, "model.endpoint %q: %v", m.Endpoint, err)
+	}
+	if err := checkHost(tool, grants.HTTPHosts, httpReq.URL); err != nil {
+		return modelOutput{}, err
+	}
+	if m.APIKeyEnv != "" && !slices.Contains(grants.Env, m.APIKeyEnv) {
+		return modelOutput{}, refused(tool, "model.api_key_env %s is not granted; add it to policy.grants.env", m.APIKeyEnv)
 	}
 	httpReq.Header.Set("Content-Type", "application/json")
 	httpReq.Header.Set("Accept", "application/json")

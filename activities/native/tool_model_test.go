@@ -12,6 +12,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/temporal"
 
 	"github.com/tars-engine/tars/activities"
 )
@@ -115,7 +116,7 @@ func TestModelChatOpenAI(t *testing.T) {
 	t.Setenv("TARS_TEST_KEY", "sk-test")
 	f := newFakeOpenAI(t, func(_ int, w http.ResponseWriter) { completion(w, "Hi.") })
 	r := New(Config{})
-	res, err := call(t, r, "model.chat", chatArgs(f.srv.URL+"/v1/", ""), activities.Grants{})
+	res, err := call(t, r, "model.chat", chatArgs(f.srv.URL+"/v1/", ""), modelGrants)
 	require.NoError(t, err)
 	assert.JSONEq(t, `{"content": "Hi.", "model": "gpt-4o-mini-2024-07-18", "finish_reason": "stop",
 		"usage": {"prompt_tokens": 19, "completion_tokens": 10, "total_tokens": 29}}`, string(res.Output))
@@ -136,7 +137,7 @@ func TestModelChatRequestShape(t *testing.T) {
 	f := newFakeOpenAI(t, func(_ int, w http.ResponseWriter) { completion(w, "ok") })
 	r := New(Config{})
 	_, err := call(t, r, "model.chat",
-		`{"model": {"provider": "openai", "name": "m", "endpoint": "`+f.srv.URL+`/v1", "temperature": 0}, "prompt": "p"}`, activities.Grants{})
+		`{"model": {"provider": "openai", "name": "m", "endpoint": "`+f.srv.URL+`/v1", "temperature": 0}, "prompt": "p"}`, modelGrants)
 	require.NoError(t, err)
 	assert.Equal(t, map[string]any{
 		"model":         "m",
@@ -158,7 +159,7 @@ func TestModelChatOpenAIOutputJSON(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			f := newFakeOpenAI(t, func(_ int, w http.ResponseWriter) { completion(w, tt.content) })
-			res, err := call(t, New(Config{}), "model.chat", chatArgs(f.srv.URL+"/v1", `, "output": "json"`), activities.Grants{})
+			res, err := call(t, New(Config{}), "model.chat", chatArgs(f.srv.URL+"/v1", `, "output": "json"`), modelGrants)
 			if tt.wantErr {
 				appErr := requireAppError(t, err, activities.ErrToolFailed, false)
 				assert.Contains(t, appErr.Message(), "not JSON")
@@ -185,12 +186,12 @@ func TestModelChatOpenAIRateLimitThenSuccess(t *testing.T) {
 	r := New(Config{})
 	args := chatArgs(f.srv.URL+"/v1", "")
 
-	_, err := call(t, r, "model.chat", args, activities.Grants{})
+	_, err := call(t, r, "model.chat", args, modelGrants)
 	appErr := requireAppError(t, err, activities.ErrToolFailed, false)
 	assert.Contains(t, appErr.Message(), "rate limiting (429): Rate limit reached")
 	assert.Equal(t, 2*time.Second, appErr.NextRetryDelay(), "Retry-After becomes the next retry delay")
 
-	res, err := call(t, r, "model.chat", args, activities.Grants{})
+	res, err := call(t, r, "model.chat", args, modelGrants)
 	require.NoError(t, err, "the retry succeeds")
 	assert.Equal(t, "Hi.", decodeOutput(t, res).(map[string]any)["content"])
 	assert.EqualValues(t, 2, f.requests.Load())
@@ -228,7 +229,7 @@ func TestModelChatOpenAIErrors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			f := newFakeOpenAI(t, tt.reply)
-			_, err := call(t, New(Config{HTTPMaxBytes: 2000}), "model.chat", chatArgs(f.srv.URL+"/v1", ""), activities.Grants{})
+			_, err := call(t, New(Config{HTTPMaxBytes: 2000}), "model.chat", chatArgs(f.srv.URL+"/v1", ""), modelGrants)
 			appErr := requireAppError(t, err, tt.wantType, tt.nonRetryable)
 			assert.Contains(t, appErr.Message(), tt.wantMsg)
 		})
@@ -236,7 +237,7 @@ func TestModelChatOpenAIErrors(t *testing.T) {
 }
 
 func TestModelChatOpenAIUnreachable(t *testing.T) {
-	_, err := call(t, New(Config{}), "model.chat", chatArgs("http://127.0.0.1:1/v1", ""), activities.Grants{})
+	_, err := call(t, New(Config{}), "model.chat", chatArgs("http://127.0.0.1:1/v1", ""), modelGrants)
 	requireAppError(t, err, activities.ErrToolFailed, false)
 }
 
@@ -247,7 +248,7 @@ func TestModelChatUsesConfiguredClient(t *testing.T) {
 		return http.DefaultTransport.RoundTrip(req)
 	})}
 	f := newFakeOpenAI(t, func(_ int, w http.ResponseWriter) { completion(w, "ok") })
-	_, err := call(t, New(Config{ModelHTTPClient: client}), "model.chat", chatArgs(f.srv.URL+"/v1", ""), activities.Grants{})
+	_, err := call(t, New(Config{ModelHTTPClient: client}), "model.chat", chatArgs(f.srv.URL+"/v1", ""), modelGrants)
 	require.NoError(t, err)
 	assert.True(t, used.Load())
 }
@@ -281,7 +282,7 @@ func TestModelChatEcho(t *testing.T) {
 	r := New(Config{})
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			res, err := call(t, r, "model.chat", tt.args, activities.Grants{})
+			res, err := call(t, r, "model.chat", tt.args, modelGrants)
 			if tt.wantType != "" {
 				requireAppError(t, err, tt.wantType, tt.wantType != activities.ErrToolFailed)
 				return
@@ -306,4 +307,26 @@ func decodeJSON(t *testing.T, s string) any {
 	var v any
 	require.NoError(t, json.Unmarshal([]byte(s), &v))
 	return v
+}
+
+// modelGrants are what a policy must grant for the test's OpenAI server.
+var modelGrants = activities.Grants{HTTPHosts: []string{"127.0.0.1"}, Env: []string{"TARS_TEST_KEY"}}
+
+func TestModelChatOpenAINeedsGrants(t *testing.T) {
+	f := newFakeOpenAI(t, func(int, http.ResponseWriter) { t.Error("the endpoint was reached without the grants") })
+	for _, c := range []struct {
+		grants activities.Grants
+		want   string
+	}{
+		{activities.Grants{}, `host "127.0.0.1" is not granted; add it to policy.grants.http_hosts`},
+		{activities.Grants{HTTPHosts: []string{"127.0.0.1"}}, "model.api_key_env TARS_TEST_KEY is not granted; add it to policy.grants.env"},
+	} {
+		_, err := call(t, New(Config{}), "model.chat", chatArgs(f.srv.URL+"/v1", ""), c.grants)
+		var ae *temporal.ApplicationError
+		require.ErrorAs(t, err, &ae)
+		assert.Equal(t, activities.ErrPolicyRefused, ae.Type())
+		assert.True(t, ae.NonRetryable())
+		assert.Contains(t, ae.Message(), c.want)
+	}
+	assert.Zero(t, f.requests.Load(), "nothing reaches the endpoint without the grants")
 }
