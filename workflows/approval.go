@@ -28,7 +28,11 @@ func (r *run) approval(ctx workflow.Context, s *plan.Step, st *StepView, vars ex
 
 	got := func() bool { _, ok := r.approvals[s.ID]; return ok }
 	if a.Timeout > 0 {
-		ok, err := workflow.AwaitWithTimeout(ctx, a.Timeout.D(), got)
+		// The timer's summary names the step, for the Web UI and the trace.
+		ok, err := workflow.AwaitWithOptions(ctx, workflow.AwaitOptions{
+			Timeout:      a.Timeout.D(),
+			TimerOptions: workflow.TimerOptions{Summary: "approval " + s.ID},
+		}, got)
 		if err != nil {
 			return nil, err
 		}

@@ -177,3 +177,24 @@ func TestRoutingFallbackOnServer(t *testing.T) {
 		assert.Equal(t, []string{e.g.queuePrefix + ".native"}, activityQueues(t, e.c, id)["vector.topk"])
 	})
 }
+
+// tars plan --explain asks the server which pools are live and says where
+// each step would go now, and why.
+func TestPlanExplainOnServer(t *testing.T) {
+	e := newTestEnv(t, "native", "wasm")
+	live, err := e.g.livePools(context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, map[string]bool{"native": true, "wasm": true, "hyperlight": false, "cuda": false}, live)
+	p := e.compile("../../metascripts/examples/incident-triage.yaml")
+	var out strings.Builder
+	explainPlan(&out, p, live, nil, true)
+	text := out.String()
+	assert.Contains(t, text, "live pools: native, wasm")
+	for _, want := range []string{
+		"similar  tool vector.topk   retriever    cuda → native  process   native      first live runtime in chain; skipped cuda has no pollers",
+		"scan     tool log-scan      log-analyst  wasm           process   wasm        first live runtime in chain",
+		"fix      tool policy-check  remediator   hyperlight     hardware  hyperlight  no live pool yet",
+	} {
+		assert.Contains(t, text, want)
+	}
+}
