@@ -30,13 +30,13 @@ deps-test:
 test: deps-test
 	$(GO) vet $(PKGS)
 	$(GO) test -timeout $(TEST_TIMEOUT) $(PKGS)
-	$(GO) test -run '^$$' -fuzz FuzzCompile -fuzztime $(FUZZTIME) ./metascripts/
+	$(GO) test -run '^$$' -fuzz FuzzCompile -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./metascripts/
 
 test-short:
 	$(GO) test -short $(PKGS)
 
 fuzz:
-	$(GO) test -run '^$$' -fuzz FuzzCompile -fuzztime $(FUZZTIME) ./metascripts/
+	$(GO) test -run '^$$' -fuzz FuzzCompile -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./metascripts/
 
 bench: build
 	$(GO) test -run '^$$' -bench . -benchmem ./metascripts/ ./activities/wasm/ ./activities/hyperlight/ ./workflows/...

@@ -20,10 +20,14 @@ const (
 // Limits of one metascript. They keep compile time and the Plan's size
 // bounded for any input; real metascripts stay far below them.
 const (
-	MaxWhile    = 10000 // turns a while loop may declare
-	MaxSteps    = 10000 // steps
-	MaxClosures = 100   // closures
-	MaxInputs   = 1000  // inputs
+	MaxWhile = 10000 // turns a while loop may declare
+	// MaxConcurrency bounds a foreach step's items in flight. Temporal
+	// refuses a workflow more than 2,000 pending activities, and several
+	// foreach steps may run at once.
+	MaxConcurrency = 1000
+	MaxSteps       = 10000 // steps
+	MaxClosures    = 100   // closures
+	MaxInputs      = 1000  // inputs
 )
 
 // stepInfo is a step while it is being compiled.
@@ -195,6 +199,8 @@ func (c *compiler) readStep(st *stepInfo) {
 			switch {
 			case v < 1:
 				c.f.Errorf(f.Value, "concurrency must be a positive integer, not %d", v)
+			case v > MaxConcurrency:
+				c.f.Errorf(f.Value, "concurrency must be at most %d (Temporal allows a run 2,000 pending activities), not %d", MaxConcurrency, v)
 			case !foreach:
 				c.f.Errorf(f.Key, "concurrency applies only to foreach steps")
 			default:
