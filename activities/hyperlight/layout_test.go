@@ -4,6 +4,7 @@ package hyperlight
 
 import (
 	"encoding/binary"
+	"github.com/tars-engine/tars/activities"
 	"os"
 	"regexp"
 	"strconv"
@@ -197,7 +198,7 @@ func TestGuestPathAndDigests(t *testing.T) {
 	assert.Equal(t, "/g/echo.elf", r.guestPath("echo"))
 	assert.Equal(t, "/g/sub/x.elf", r.guestPath("sub/x.elf"))
 	assert.Equal(t, "/abs/x.elf", r.guestPath("/abs/x.elf"))
-	assert.True(t, sameDigest("SHA256:ABCD", "abcd"))
-	assert.True(t, sameDigest("abcd", "abcd"))
-	assert.False(t, sameDigest("abce", "abcd"))
+	assert.True(t, activities.SameDigest("SHA256:ABCD", "abcd"))
+	assert.True(t, activities.SameDigest("abcd", "abcd"))
+	assert.False(t, activities.SameDigest("abce", "abcd"))
 }

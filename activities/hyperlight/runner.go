@@ -158,7 +158,7 @@ func (r *Runner) run(ctx context.Context, call activities.Call) (activities.Resu
 	if err != nil {
 		return activities.Result{}, err
 	}
-	if call.Digest != "" && !sameDigest(call.Digest, img.digest) {
+	if call.Digest != "" && !activities.SameDigest(call.Digest, img.digest) {
 		return activities.Result{}, activities.NonRetryable(activities.ErrModuleChanged, nil,
 			"hyperlight: guest %q (%s) has sha256 %s, but the plan recorded %s; recompile the metascript or restore the guest",
 			call.Tool, img.path, img.digest, call.Digest)

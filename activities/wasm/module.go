@@ -5,12 +5,9 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
-	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -20,62 +17,15 @@ import (
 	"github.com/tars-engine/tars/activities"
 )
 
-// Digest returns the sha256 of the file at path as lowercase hex, the form
-// the compiler records in the Plan and Call.Digest carries. It reads the
-// whole file once.
-func Digest(path string) (string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", fmt.Errorf("digest %s: %w", path, err)
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
-}
+// Digest returns the sha256 of the module at path as lowercase hex, the
+// form the compiler records in the Plan and Call.Digest carries.
+func Digest(path string) (string, error) { return activities.Digest(path) }
 
 // Inventory lists the modules in dir (not its subdirectories) by tool name
 // (the file name without ".wasm") with their Digest. It reads every module.
-func Inventory(dir string) (map[string]string, error) {
-	names, err := toolNames(dir)
-	if err != nil {
-		return nil, err
-	}
-	inv := make(map[string]string, len(names))
-	for _, name := range names {
-		d, err := Digest(filepath.Join(dir, name+".wasm"))
-		if err != nil {
-			return nil, err
-		}
-		inv[name] = d
-	}
-	return inv, nil
-}
+func Inventory(dir string) (map[string]string, error) { return activities.Inventory(dir, ".wasm") }
 
-// toolNames lists the NAME of every dir/NAME.wasm, sorted.
-func toolNames(dir string) ([]string, error) {
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		return nil, err
-	}
-	var names []string
-	for _, e := range entries {
-		if name, ok := strings.CutSuffix(e.Name(), ".wasm"); ok && name != "" && e.Type().IsRegular() {
-			names = append(names, name)
-		}
-	}
-	sort.Strings(names)
-	return names, nil
-}
-
-// sameDigest compares digests, accepting an optional "sha256:" prefix and
-// either case on the Plan's side.
-func sameDigest(want, got string) bool {
-	want = strings.TrimPrefix(strings.ToLower(want), "sha256:")
-	return want == got
-}
+func toolNames(dir string) ([]string, error) { return activities.ArtifactNames(dir, ".wasm") }
 
 // modulePath resolves a tool name to a file: NAME is ModulesDir/NAME.wasm;
 // a name with '/' or the ".wasm" suffix is a path, relative to ModulesDir.

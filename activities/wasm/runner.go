@@ -138,7 +138,7 @@ func (r *Runner) Run(ctx context.Context, call activities.Call) (activities.Resu
 	if err != nil {
 		return activities.Result{}, err
 	}
-	if call.Digest != "" && !sameDigest(call.Digest, digest) {
+	if call.Digest != "" && !activities.SameDigest(call.Digest, digest) {
 		return activities.Result{}, activities.NonRetryable(activities.ErrModuleChanged, nil,
 			"wasm: module for tool %q changed since the plan was compiled: the plan recorded sha256 %s, %s now has sha256 %s; recompile the metascript to accept the new module",
 			tool, call.Digest, path, digest)
