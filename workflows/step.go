@@ -8,6 +8,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
+	"github.com/tars-engine/tars/activities"
 	"github.com/tars-engine/tars/metascripts/expr"
 	"github.com/tars-engine/tars/metascripts/plan"
 )
@@ -60,11 +61,7 @@ func (r *run) runStep(ctx workflow.Context, s *plan.Step, st *StepView) {
 
 // once runs the step's action one time: one foreach item or loop turn.
 func (r *run) once(ctx workflow.Context, s *plan.Step, st *StepView, sc *scope) (any, error) {
-	r.executed++
-	if max := r.p.Policy.MaxSteps; max > 0 && r.executed > max {
-		err := temporal.NewNonRetryableApplicationError(
-			fmt.Sprintf("policy.max_steps %d reached at step %s", max, s.ID), ErrMaxSteps, nil)
-		r.fail(err)
+	if err := r.countExecution(s); err != nil {
 		return nil, err
 	}
 	vars := r.vars(sc)
@@ -89,6 +86,19 @@ func (r *run) once(ctx workflow.Context, s *plan.Step, st *StepView, sc *scope) 
 	return nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf("step %s: unknown kind %q", s.ID, s.Kind), ErrPlanUnsupport, nil)
 }
 
+// countExecution counts one execution of s (a foreach item or a loop turn
+// counts as one) against policy.max_steps, and fails the run past it.
+func (r *run) countExecution(s *plan.Step) error {
+	r.executed++
+	if max := r.p.Policy.MaxSteps; max > 0 && r.executed > max {
+		err := temporal.NewNonRetryableApplicationError(
+			fmt.Sprintf("policy.max_steps %d reached at step %s", max, s.ID), ErrMaxSteps, nil)
+		r.fail(err)
+		return err
+	}
+	return nil
+}
+
 // foreach runs the step once per item with at most Concurrency in flight.
 // It stops launching items after the first failure.
 func (r *run) foreach(ctx workflow.Context, s *plan.Step, st *StepView) (any, error) {
@@ -109,14 +119,33 @@ func (r *run) foreach(ctx workflow.Context, s *plan.Step, st *StepView) (any, er
 		limit = DefaultConcurrency
 	}
 	st.Items = len(items)
-	outs := make([]any, len(items))
-	errs := make([]error, len(items))
+	var outs []any
+	var errs []error
+	if r.oneActivityPerItem(s) && workflow.GetVersion(ctx, ChangeForeachSelector, workflow.DefaultVersion, 1) == 1 {
+		outs, errs = r.foreachActivities(ctx, s, st, items, limit)
+	} else if outs, errs, err = r.foreachCoroutines(ctx, s, st, items, limit); err != nil {
+		return nil, err
+	}
+	for i, err := range errs {
+		if err != nil {
+			return outs, fmt.Errorf("item %d: %w", i, err)
+		}
+	}
+	return outs, nil
+}
+
+// foreachCoroutines runs each item in a coroutine of its own, whatever the
+// step does (fallbacks, child runs, approvals). err is set when the wait
+// for a free slot was cancelled.
+func (r *run) foreachCoroutines(ctx workflow.Context, s *plan.Step, st *StepView, items []any, limit int) (outs []any, errs []error, err error) {
+	outs = make([]any, len(items))
+	errs = make([]error, len(items))
 	running := 0
 	failed := false
 	wg := workflow.NewWaitGroup(ctx)
 	for i, item := range items {
 		if err := workflow.Await(ctx, func() bool { return running < limit || failed }); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if failed || r.fatal != nil {
 			break
@@ -136,12 +165,75 @@ func (r *run) foreach(ctx workflow.Context, s *plan.Step, st *StepView) (any, er
 		})
 	}
 	wg.Wait(ctx)
-	for i, err := range errs {
-		if err != nil {
-			return outs, fmt.Errorf("item %d: %w", i, err)
+	return outs, errs, nil
+}
+
+// oneActivityPerItem reports whether each execution of s is exactly one
+// activity: a tool or reason step with a one-runtime chain, which has no
+// pollers probe and nowhere to fall back to.
+func (r *run) oneActivityPerItem(s *plan.Step) bool {
+	return (s.Kind == plan.KindTool || s.Kind == plan.KindReason) && !s.Auto && len(r.chain(s)) == 1
+}
+
+// foreachActivities runs a oneActivityPerItem step's items from this
+// coroutine: it schedules each item's activity and takes completions from a
+// selector. The SDK resumes every blocked coroutine on every workflow task,
+// so a coroutine per item in flight costs a context switch and a stack walk
+// per item per task: at concurrency 100 that was more CPU than the rest of
+// the interpreter, and made a fan-out about 12% slower than a hand-written
+// one (docs/performance.md).
+// Each item schedules the same activity as in foreachCoroutines, in item
+// order; ChangeForeachSelector guards it because commands of concurrent
+// steps can interleave differently.
+func (r *run) foreachActivities(ctx workflow.Context, s *plan.Step, st *StepView, items []any, limit int) ([]any, []error) {
+	rt := r.chain(s)[0]
+	outs := make([]any, len(items))
+	errs := make([]error, len(items))
+	sel := workflow.NewSelector(ctx)
+	pending, failed := 0, false
+	for i, item := range items {
+		for pending >= limit && !failed {
+			sel.Select(ctx)
+			pending--
 		}
+		if failed || r.fatal != nil {
+			break
+		}
+		sc := &scope{item: item, index: i, hasItem: true}
+		if err := r.countExecution(s); err != nil {
+			errs[i] = err
+			st.ItemsDone++
+			break
+		}
+		args, err := r.env.RenderJSON(s.With, r.vars(sc))
+		if err != nil {
+			errs[i] = exprError(s, "with", err)
+			st.ItemsDone++
+			break
+		}
+		st.Runtime = rt
+		pending++
+		sel.AddFuture(r.schedule(ctx, s, st, sc, rt, args), func(f workflow.Future) {
+			var res activities.Result
+			var out any
+			err := f.Get(ctx, &res)
+			switch {
+			case err == nil:
+				out, err = r.toolOutput(s, rt, res)
+			case isScheduleToStart(err):
+				err = noPool(s, []string{r.notStarted(ctx, s, st, rt, "")})
+			}
+			outs[i], errs[i] = out, err
+			if err != nil {
+				failed = true
+			}
+			st.ItemsDone++
+		})
 	}
-	return outs, nil
+	for ; pending > 0; pending-- {
+		sel.Select(ctx)
+	}
+	return outs, errs
 }
 
 // loop runs the step while its condition holds, at most Max turns. The

@@ -42,34 +42,50 @@ func (r *run) tool(ctx workflow.Context, s *plan.Step, st *StepView, sc *scope, 
 			continue
 		}
 		st.Runtime = rt
-		res, err := r.schedule(ctx, s, st, sc, rt, args)
+		var res activities.Result
+		err := r.schedule(ctx, s, st, sc, rt, args).Get(ctx, &res)
 		if err == nil {
-			r.account(s, res.Metrics)
-			out, derr := expr.Decode(res.Output)
-			if derr != nil {
-				return nil, temporal.NewNonRetryableApplicationError(
-					fmt.Sprintf("step %s: tool %s on %s returned output that is not JSON: %v", s.ID, s.Tool, rt, derr), activities.ErrToolFailed, nil)
-			}
-			if s.Kind == plan.KindReason {
-				out = reasonOutput(out)
-			}
-			return out, nil
+			return r.toolOutput(s, rt, res)
 		}
 		if !isScheduleToStart(err) {
 			return nil, err
 		}
-		sts := r.scheduleToStart(s)
-		tried = append(tried, fmt.Sprintf("%s (not started within %s)", rt, sts))
 		next := ""
 		if k+1 < len(chain) {
 			next = chain[k+1]
 		}
-		r.hop(ctx, st, Hop{Step: s.ID, From: rt, To: next, Reason: fmt.Sprintf("not started within %s", sts)})
+		tried = append(tried, r.notStarted(ctx, s, st, rt, next))
 		if next != "" {
 			r.probe(ctx)
 		}
 	}
-	return nil, temporal.NewNonRetryableApplicationError(
+	return nil, noPool(s, tried)
+}
+
+// toolOutput is a step's output from its activity's result.
+func (r *run) toolOutput(s *plan.Step, rt string, res activities.Result) (any, error) {
+	r.account(s, res.Metrics)
+	out, err := expr.Decode(res.Output)
+	if err != nil {
+		return nil, temporal.NewNonRetryableApplicationError(
+			fmt.Sprintf("step %s: tool %s on %s returned output that is not JSON: %v", s.ID, s.Tool, rt, err), activities.ErrToolFailed, nil)
+	}
+	if s.Kind == plan.KindReason {
+		out = reasonOutput(out)
+	}
+	return out, nil
+}
+
+// notStarted records the hop away from rt after a schedule-to-start
+// timeout and says what was tried, for noPool.
+func (r *run) notStarted(ctx workflow.Context, s *plan.Step, st *StepView, rt, next string) string {
+	sts := r.scheduleToStart(s)
+	r.hop(ctx, st, Hop{Step: s.ID, From: rt, To: next, Reason: fmt.Sprintf("not started within %s", sts)})
+	return fmt.Sprintf("%s (not started within %s)", rt, sts)
+}
+
+func noPool(s *plan.Step, tried []string) error {
+	return temporal.NewNonRetryableApplicationError(
 		fmt.Sprintf("step %s: no pool could run tool %s: tried %s", s.ID, s.Tool, strings.Join(tried, ", ")), ErrNoPool, nil)
 }
 
@@ -140,8 +156,9 @@ func (r *run) scheduleToStart(s *plan.Step) time.Duration {
 	return DefaultScheduleToStart
 }
 
-// schedule schedules the step's activity on one runtime's queue.
-func (r *run) schedule(ctx workflow.Context, s *plan.Step, st *StepView, sc *scope, rt string, args json.RawMessage) (activities.Result, error) {
+// schedule schedules the step's activity on one runtime's queue; the
+// future's value is an activities.Result.
+func (r *run) schedule(ctx workflow.Context, s *plan.Step, st *StepView, sc *scope, rt string, args json.RawMessage) workflow.Future {
 	timeout := s.Timeout.D()
 	if timeout <= 0 {
 		timeout = DefaultStepTimeout
@@ -184,9 +201,7 @@ func (r *run) schedule(ctx workflow.Context, s *plan.Step, st *StepView, sc *sco
 		Args:    args,
 		Grants:  grants(r.p.Policy.Grants),
 	}
-	var res activities.Result
-	err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, ao), s.Tool, call).Get(ctx, &res)
-	return res, err
+	return workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, ao), s.Tool, call)
 }
 
 // HeartbeatTimeout is how long a step's activity may go without a

@@ -9,4 +9,11 @@ const (
 	// to the next in a step's chain) as a side-effect marker in the history,
 	// so the trace shows the hop and why it happened. Version 1 = recorded.
 	ChangeHopMarker = "tars-hop-marker"
+
+	// ChangeForeachSelector runs the items of a foreach whose step is one
+	// activity per item (a tool or reason step with a one-runtime chain)
+	// from the step's coroutine with a selector, instead of a coroutine per
+	// item. The activities are the same; their commands may interleave
+	// differently with other steps'. Version 1 = selector.
+	ChangeForeachSelector = "tars-foreach-selector"
 )

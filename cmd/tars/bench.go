@@ -43,6 +43,8 @@ type benchFlags struct {
 	machine    string
 	date       string
 	cpuProfile string
+	side       string
+	dc         []string
 }
 
 // Server names in the report.
@@ -60,8 +62,8 @@ func newBenchCmd(g *globals) *cobra.Command {
 		Long: `Starts the embedded server as tars dev runs it (tuned) and, for comparison,
 temporal server start-dev with its defaults (--compare-cli; or the embedded
 server with Temporal's default settings when no CLI is found), then runs each
-workload as a compiled metascript and as a hand-written Go workflow on each
-server, alternating, --runs times, and prints the medians:
+workload on each server, alternating sides and servers, --runs times, and
+prints the medians:
 
   sequential  200 native echo steps, one after the other
   foreach     one step over 1,000 items, 100 at once
@@ -70,10 +72,14 @@ server, alternating, --runs times, and prints the medians:
   mixed       a foreach on every pool this machine serves (tars dev only)
   loop        3,000 turns of one step, continuing as new (tars dev only, once)
 
-Both sides send the same activity inputs to the same queue layout
-(workflows on one queue, activities on another) through workers with the
-same options. Throughput is activities/s from submit to result; peak RSS is
-this process (server and workers), plus the CLI server's own.`,
+Sides: "tars" is the compiled metascript (interpreter and pools); "go" the
+same work as a hand-written Go workflow and activity, with the same activity
+inputs, the same queue layout (workflows on one queue, activities on
+another) and workers with the same options, on tars dev; "go-default" that
+workflow with the SDK's default client and worker options, on the comparison
+server (what Temporal gives out of the box). Throughput counts activities
+from first submit to last result; peak RSS is this process (servers and
+workers), plus the CLI server's own.`,
 		Example: `  tars bench
   tars bench --workloads sequential,foreach --runs 5 --json bench.json
   tars bench --compare-cli ~/go/bin/temporal --cpuprofile bench.pprof`,
@@ -93,6 +99,8 @@ this process (server and workers), plus the CLI server's own.`,
 	c.Flags().StringVar(&f.machine, "machine", "", "machine description for the report (default: detected cores, architecture, VM)")
 	c.Flags().StringVar(&f.date, "date", "", "date for the report, YYYY-MM-DD (default: today)")
 	c.Flags().StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run (server and workers) to this file")
+	c.Flags().StringArrayVar(&f.dc, "dynamic-config", nil, "KEY=VALUE: override one of tars dev's server settings (repeatable; durations as 1s, numbers, true/false), to measure a setting")
+	c.Flags().StringVar(&f.side, "side", "", "measure one side only ("+strings.Join(bench.Impls, ", ")+"), e.g. to profile it with --cpuprofile; default all")
 	return c
 }
 
@@ -100,6 +108,14 @@ func runBench(ctx context.Context, g *globals, f benchFlags, out, progress io.Wr
 	names, err := bench.ParseWorkloads(f.workloads)
 	if err != nil {
 		return fmt.Errorf("--workloads: %w", err)
+	}
+	var sides []string
+	switch f.side {
+	case "":
+	case bench.ImplTARS, bench.ImplGo, bench.ImplGoDefault:
+		sides = []string{f.side}
+	default:
+		return fmt.Errorf("--side: %q is not one of %s", f.side, strings.Join(bench.Impls, ", "))
 	}
 	pools, err := g.poolNames(f.pools)
 	if err != nil {
@@ -127,13 +143,12 @@ func runBench(ctx context.Context, g *globals, f benchFlags, out, progress io.Wr
 
 	log := g.logger()
 	var targets []bench.Target
+	var stops []func()
 	defer func() {
 		for _, t := range targets {
 			t.Client.Close()
+			t.DefaultClient.Close()
 		}
-	}()
-	var stops []func()
-	defer func() {
 		for i := len(stops) - 1; i >= 0; i-- {
 			stops[i]()
 		}
@@ -141,18 +156,36 @@ func runBench(ctx context.Context, g *globals, f benchFlags, out, progress io.Wr
 	var notes []string
 	add := func(name, desc string, addr string, pid int, stop func()) error {
 		stops = append(stops, stop)
-		c, err := client.DialContext(ctx, client.Options{HostPort: addr, Namespace: devserver.DefaultNamespace, Logger: tlog.NewStructuredLogger(log)})
+		// TARS and the hand-written side dial as every tars command does;
+		// the SDK-defaults side as a plain SDK program does.
+		tg := *g
+		tg.address, tg.namespace = addr, devserver.DefaultNamespace
+		c, err := tg.dial(ctx)
 		if err != nil {
 			return fmt.Errorf("%s: %w", name, err)
 		}
-		targets = append(targets, bench.Target{Server: bench.Server{Name: name, Description: desc}, Client: c, PID: pid})
+		dc, err := client.DialContext(ctx, client.Options{HostPort: addr, Namespace: devserver.DefaultNamespace, Logger: tlog.NewStructuredLogger(log)})
+		if err != nil {
+			c.Close()
+			return fmt.Errorf("%s: %w", name, err)
+		}
+		targets = append(targets, bench.Target{Server: bench.Server{Name: name, Description: desc}, Client: c, DefaultClient: dc, PID: pid})
 		return nil
 	}
+	overrides, err := parseDynamicConfig(f.dc)
+	if err != nil {
+		return err
+	}
 	embedded := func(name, desc string, tuned bool) error {
-		srv, err := devserver.Start(ctx, devserver.Options{
+		o := devserver.Options{
 			UIPort: devserver.NoUI, SearchAttributes: searchAttributes(), Tuned: tuned,
 			Logger: log, LogLevel: "error",
-		})
+		}
+		if tuned && len(overrides) > 0 {
+			o.DynamicConfig = overrides
+			desc += fmt.Sprintf(", with %v", f.dc)
+		}
+		srv, err := devserver.Start(ctx, o)
 		if err != nil {
 			return err
 		}
@@ -171,7 +204,7 @@ func runBench(ctx context.Context, g *globals, f benchFlags, out, progress io.Wr
 		if err := add(benchStartDev, fmt.Sprintf("temporal server start-dev, defaults (%s), SQLite in memory, own process", version), addr, pid, stop); err != nil {
 			return err
 		}
-	case f.compareCLI != "none":
+	case f.compareCLI != "none" && f.compareCLI != "":
 		notes = append(notes, "no temporal CLI ("+why+"): compared against the embedded server with Temporal's default dynamic config instead")
 		f.untuned = true
 	}
@@ -190,6 +223,7 @@ func runBench(ctx context.Context, g *globals, f benchFlags, out, progress io.Wr
 		},
 		Progress: progress,
 		Logger:   log,
+		Sides:    sides,
 		Date:     f.date,
 		Machine:  f.machine,
 	}
@@ -218,6 +252,30 @@ func runBench(ctx context.Context, g *globals, f benchFlags, out, progress io.Wr
 		}
 	}
 	return nil
+}
+
+// parseDynamicConfig reads KEY=VALUE settings: a Go duration, an integer, a
+// float, true/false, else a string.
+func parseDynamicConfig(kvs []string) (map[string]any, error) {
+	out := map[string]any{}
+	for _, kv := range kvs {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || k == "" {
+			return nil, fmt.Errorf("--dynamic-config %q: want KEY=VALUE", kv)
+		}
+		if d, err := time.ParseDuration(v); err == nil {
+			out[k] = d
+		} else if n, err := strconv.Atoi(v); err == nil {
+			out[k] = n
+		} else if x, err := strconv.ParseFloat(v, 64); err == nil {
+			out[k] = x
+		} else if b, err := strconv.ParseBool(v); err == nil {
+			out[k] = b
+		} else {
+			out[k] = v
+		}
+	}
+	return out, nil
 }
 
 // findTemporalCLI resolves --compare-cli: a path, "auto" or "none". It

@@ -10,6 +10,7 @@ import (
 	"runtime"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
@@ -23,12 +24,13 @@ import (
 	"github.com/tars-engine/tars/workflows"
 )
 
-// Task queue prefixes of the two sides: TARS on bench-tars.workflows and
+// Task queue prefixes of the sides: TARS on bench-tars.workflows and
 // bench-tars.<runtime>, the hand-written side on bench-go.workflows and
-// bench-go.native.
+// bench-go.native, its SDK-defaults twin on bench-go-default.*.
 const (
-	TARSPrefix = "bench-tars"
-	GoPrefix   = "bench-go"
+	TARSPrefix      = "bench-tars"
+	GoPrefix        = "bench-go"
+	GoDefaultPrefix = "bench-go-default"
 )
 
 // MixedRuns is how many runs of the mixed metascript one sample takes.
@@ -41,7 +43,11 @@ const sampleTimeout = 15 * time.Minute
 // Target is a server to measure on and a client of it.
 type Target struct {
 	Server
+	// Client serves the TARS and hand-written sides: dialled as TARS dials.
 	Client client.Client
+	// DefaultClient serves the SDK-defaults side: dialled with the SDK's
+	// default options. Nil: Client.
+	DefaultClient client.Client
 	// PID is the server's process when it runs outside this one (its peak
 	// memory is then reported too); 0 when it is in this process.
 	PID int
@@ -55,6 +61,9 @@ type Config struct {
 	// NewRunners builds the TARS pools for one target; the host closes
 	// them when Run ends. The native pool is required.
 	NewRunners func() ([]activities.Runner, error)
+	// Sides limits the sides measured (of Impls), e.g. to profile one of
+	// them; empty: every side.
+	Sides []string
 	// Progress receives one line per sample; nil discards them.
 	Progress io.Writer
 	Logger   *slog.Logger
@@ -62,10 +71,10 @@ type Config struct {
 	Machine  string
 }
 
-// Run measures every workload of cfg on the targets, TARS and hand-written
-// alternating, cfg.Rounds times, and returns the medians. The first target is
-// the server under test: every workload runs there; the others (comparison
-// servers) get the sequential, foreach and latency workloads.
+// Run measures every workload of cfg on the targets, the sides alternating,
+// cfg.Rounds times, and returns the medians. The first target is the server
+// under test: every workload runs there; the others (comparison servers) get
+// the sequential, foreach and latency workloads (see sides).
 func Run(ctx context.Context, cfg Config, targets []Target) (*Report, error) {
 	if len(targets) == 0 {
 		return nil, errors.New("bench: no target")
@@ -127,13 +136,14 @@ func Run(ctx context.Context, cfg Config, targets []Target) (*Report, error) {
 				ts = reversed(ts)
 			}
 			for _, e := range ts {
-				impls := []string{ImplTARS, ImplGo}
-				if w == Mixed || w == Loop {
-					impls = impls[:1]
-				} else if round%2 == 1 {
-					impls = []string{ImplGo, ImplTARS}
+				impls := sides(w, e == envs[0])
+				if round%2 == 1 {
+					impls = reversed(impls)
 				}
 				for _, impl := range impls {
+					if len(cfg.Sides) > 0 && !slices.Contains(cfg.Sides, impl) {
+						continue
+					}
 					s, note, err := e.sample(ctx, cfg.Plans, w, impl)
 					if err != nil {
 						return nil, fmt.Errorf("bench: %s, %s, %s: %w", w, e.Name, impl, err)
@@ -146,7 +156,7 @@ func Run(ctx context.Context, cfg Config, targets []Target) (*Report, error) {
 					if note != "" {
 						rep.Notes = append(rep.Notes, note)
 					}
-					fmt.Fprintf(cfg.Progress, "round %d/%d  %-10s %-12s %-4s %s\n", round+1, cfg.Rounds, w, e.Name, impl, describe(s))
+					fmt.Fprintf(cfg.Progress, "round %d/%d  %-10s %-12s %-10s %s\n", round+1, cfg.Rounds, w, e.Name, impl, describe(s))
 				}
 			}
 		}
@@ -159,7 +169,7 @@ func Run(ctx context.Context, cfg Config, targets []Target) (*Report, error) {
 		if d := targetIndex(targets, a.server) - targetIndex(targets, b.server); d != 0 {
 			return d
 		}
-		return slices.Index([]string{ImplTARS, ImplGo}, a.impl) - slices.Index([]string{ImplTARS, ImplGo}, b.impl)
+		return slices.Index(Impls, a.impl) - slices.Index(Impls, b.impl)
 	})
 	for _, k := range order {
 		rep.Rows = append(rep.Rows, Aggregate(k.workload, k.server, k.impl, samples[k]))
@@ -170,6 +180,23 @@ func Run(ctx context.Context, cfg Config, targets []Target) (*Report, error) {
 
 // comparable workloads also run on the comparison servers.
 func comparable(w string) bool { return w == Sequential || w == Foreach || w == Latency }
+
+// sides are the sides that run workload w on the server under test (main)
+// or on a comparison server: TARS everywhere; the hand-written workflow with
+// TARS's worker options beside it on the server under test (the engine's
+// overhead), and with the SDK's default worker options on a comparison
+// server (what Temporal gives out of the box). The mixed and loop workloads
+// have no hand-written side.
+func sides(w string, main bool) []string {
+	switch {
+	case w == Mixed || w == Loop:
+		return []string{ImplTARS}
+	case main:
+		return []string{ImplTARS, ImplGo}
+	default:
+		return []string{ImplTARS, ImplGoDefault}
+	}
+}
 
 func reversed[T any](s []T) []T {
 	out := slices.Clone(s)
@@ -194,6 +221,9 @@ func describe(s Sample) string {
 	if len(s.Latencies) > 1 {
 		out += fmt.Sprintf(", p50 %.1f ms, p99 %.1f ms", ms(Percentile(s.Latencies, .5)), ms(Percentile(s.Latencies, .99)))
 	}
+	if s.Events > 0 {
+		out += fmt.Sprintf(", %d events", s.Events)
+	}
 	if s.PeakRSS > 0 {
 		out += fmt.Sprintf(", peak RSS %.0f MiB", mib(s.PeakRSS))
 	}
@@ -205,7 +235,7 @@ type env struct {
 	Target
 	host    *workers.Host
 	workers []worker.Worker
-	seq     int
+	seq     atomic.Int64
 }
 
 func startEnv(cfg Config, t Target) (*env, error) {
@@ -233,22 +263,40 @@ func startEnv(cfg Config, t Target) (*env, error) {
 		return nil, err
 	}
 	e := &env{Target: t, host: host}
-	// The hand-written side gets the very worker options the TARS host uses.
+	// The hand-written side gets the very worker options the TARS host
+	// uses; its SDK-defaults twin gets none.
 	id := fmt.Sprintf("go-bench@%d", os.Getpid())
-	wf := worker.New(t.Client, workflows.WorkflowQueue(GoPrefix), workers.WorkflowWorkerOptions(id))
-	for _, f := range []any{SequentialWorkflow, FanOutWorkflow, OneStepWorkflow} {
-		wf.RegisterWorkflow(f)
-	}
-	act := worker.New(t.Client, workflows.RuntimeQueue(GoPrefix, plan.RuntimeNative), workers.PoolWorkerOptions(id+"/native", capacity))
-	act.RegisterActivityWithOptions(EchoActivity, activity.RegisterOptions{Name: EchoName})
-	for _, w := range []worker.Worker{wf, act} {
-		if err := w.Start(); err != nil {
-			e.stop()
-			return nil, err
+	for _, side := range []struct {
+		impl, prefix string
+		wf, native   worker.Options
+	}{
+		{ImplGo, GoPrefix, workers.WorkflowWorkerOptions(id), workers.PoolWorkerOptions(id+"/native", capacity)},
+		{ImplGoDefault, GoDefaultPrefix, worker.Options{}, worker.Options{}},
+	} {
+		c := e.client(side.impl)
+		wf := worker.New(c, workflows.WorkflowQueue(side.prefix), side.wf)
+		for _, f := range []any{SequentialWorkflow, FanOutWorkflow, OneStepWorkflow} {
+			wf.RegisterWorkflow(f)
 		}
-		e.workers = append(e.workers, w)
+		act := worker.New(c, workflows.RuntimeQueue(side.prefix, plan.RuntimeNative), side.native)
+		act.RegisterActivityWithOptions(EchoActivity, activity.RegisterOptions{Name: EchoName})
+		for _, w := range []worker.Worker{wf, act} {
+			if err := w.Start(); err != nil {
+				e.stop()
+				return nil, err
+			}
+			e.workers = append(e.workers, w)
+		}
 	}
 	return e, nil
+}
+
+// client is the client a side uses.
+func (e *env) client(impl string) client.Client {
+	if impl == ImplGoDefault && e.DefaultClient != nil {
+		return e.DefaultClient
+	}
+	return e.Client
 }
 
 func (e *env) stop() {
@@ -266,7 +314,7 @@ func (e *env) stop() {
 // and sticky queues exist before the first sample.
 func (e *env) warmUp(ctx context.Context, plans *Metascripts) error {
 	for range 3 {
-		for _, impl := range []string{ImplTARS, ImplGo} {
+		for _, impl := range Impls {
 			if _, _, err := e.sample(ctx, plans, "warm", impl); err != nil {
 				return err
 			}
@@ -288,11 +336,16 @@ func (e *env) sample(ctx context.Context, plans *Metascripts, w, impl string) (S
 		concurrent bool
 		check      func(ctx context.Context, runs []startedRun) (string, error)
 		tars       = impl == ImplTARS
-		goIn       = BaselineInput{Queue: workflows.RuntimeQueue(GoPrefix, plan.RuntimeNative)}
+		goPrefix   = GoPrefix
+		goIn       BaselineInput
 		goType     any
 		tarsPlan   *plan.Plan
 		tarsIn     map[string]any
 	)
+	if impl == ImplGoDefault {
+		goPrefix = GoDefaultPrefix
+	}
+	goIn.Queue = workflows.RuntimeQueue(goPrefix, plan.RuntimeNative)
 	switch w {
 	case Sequential:
 		runs, acts = 1, SequentialSteps
@@ -337,13 +390,15 @@ func (e *env) sample(ctx context.Context, plans *Metascripts, w, impl string) (S
 		if goType == nil {
 			return Sample{}, "", fmt.Errorf("%s has no hand-written side", w)
 		}
-		opts := client.StartWorkflowOptions{TaskQueue: workflows.WorkflowQueue(GoPrefix)}
+		opts := client.StartWorkflowOptions{TaskQueue: workflows.WorkflowQueue(goPrefix)}
 		start = func(ctx context.Context, i int) (client.WorkflowRun, error) {
 			o := opts
-			o.ID = e.nextID("go-" + w)
-			return e.Client.ExecuteWorkflow(ctx, o, goType, goIn)
+			o.ID = e.nextID(impl + "-" + w)
+			return e.client(impl).ExecuteWorkflow(ctx, o, goType, goIn)
 		}
 	}
+	// The last sample's garbage is not this one's to collect.
+	runtime.GC()
 	_ = ResetPeakRSS(0)
 	if e.PID != 0 {
 		_ = ResetPeakRSS(e.PID)
@@ -357,6 +412,12 @@ func (e *env) sample(ctx context.Context, plans *Metascripts, w, impl string) (S
 	if e.PID != 0 {
 		s.ServerPeakRSS, _ = PeakRSS(e.PID)
 	}
+	if len(done) > 0 {
+		// The history length of the first run: both sides should be close.
+		if d, err := e.client(impl).DescribeWorkflowExecution(ctx, done[0].id, ""); err == nil {
+			s.Events = int(d.GetWorkflowExecutionInfo().GetHistoryLength())
+		}
+	}
 	var note string
 	if check != nil {
 		note, err = check(ctx, done)
@@ -364,9 +425,10 @@ func (e *env) sample(ctx context.Context, plans *Metascripts, w, impl string) (S
 	return s, note, err
 }
 
+// nextID is a workflow id no other run of this process has; safe for
+// concurrent use.
 func (e *env) nextID(name string) string {
-	e.seq++
-	return fmt.Sprintf("%s-%d-%d", name, time.Now().UnixNano(), e.seq)
+	return fmt.Sprintf("%s-%d-%d", name, time.Now().UnixNano(), e.seq.Add(1))
 }
 
 // measure starts n runs (all at once when concurrent, else one after the

@@ -23,16 +23,16 @@ func testReport() *Report {
 			row(Sequential, "tars dev", ImplTARS, 200, 38, 5200),
 			row(Sequential, "tars dev", ImplGo, 200, 40, 5000),
 			row(Sequential, "start-dev", ImplTARS, 200, 10, 20000),
-			row(Sequential, "start-dev", ImplGo, 200, 11, 18000),
+			row(Sequential, "start-dev", ImplGoDefault, 200, 11, 18000),
 			row(Foreach, "tars dev", ImplTARS, 1000, 200, 5000),
 			row(Foreach, "tars dev", ImplGo, 1000, 250, 4000),
-			row(Foreach, "start-dev", ImplTARS, 1000, 80, 12500),
+			row(Foreach, "start-dev", ImplGoDefault, 1000, 80, 12500),
 			row(Latency, "tars dev", ImplTARS, 50, 40, 25),
 			row(Latency, "start-dev", ImplTARS, 50, 6, 150),
+			row(Latency, "start-dev", ImplGoDefault, 50, 6, 125),
 			row(Mixed, "tars dev", ImplTARS, 31, 50, 600),
 		},
 	}
-	r.Rows[1].ServerPeakRSSMiB = 0
 	r.Rows[2].ServerPeakRSSMiB = 95
 	r.AddChecks()
 	return r
@@ -48,27 +48,47 @@ func TestAddChecks(t *testing.T) {
 		name  string
 		value float64
 		met   bool
+		op    string
 	}{
-		{"sequential on tars dev: TARS ÷ hand-written activities/s", 0.95, true},
-		{"sequential on start-dev: TARS ÷ hand-written activities/s", 10.0 / 11, true},
-		{"foreach on tars dev: TARS ÷ hand-written activities/s", 0.8, false},
-		{"sequential, tars: tars dev ÷ start-dev activities/s", 3.8, true},
-		{"foreach, tars: tars dev ÷ start-dev activities/s", 2.5, false},
-		{"sequential, go: tars dev ÷ start-dev activities/s", 40.0 / 11, true},
-		{"one-step p50, tars: tars dev ÷ start-dev", 25.0 / 150, true},
-		{"one-step p50 on idle tars dev, TARS (ms)", 25, true},
+		{"sequential on tars dev: TARS ÷ hand-written activities/s", 0.95, true, ">="},
+		{"foreach on tars dev: TARS ÷ hand-written activities/s", 0.8, false, ">="},
+		{"sequential: TARS on tars dev ÷ go-default on start-dev, activities/s", 38.0 / 11, true, ">="},
+		{"foreach: TARS on tars dev ÷ go-default on start-dev, activities/s", 2.5, false, ">="},
+		{"sequential: TARS on tars dev ÷ TARS on start-dev, activities/s (server settings alone)", 3.8, true, ""},
+		{"one-step p50: TARS on tars dev ÷ go-default on start-dev", 0.2, true, "<="},
+		{"one-step p50: TARS on tars dev ÷ TARS on start-dev (server settings alone)", 25.0 / 150, true, ""},
+		{"one-step p50 on idle tars dev, TARS (ms)", 25, true, "<="},
 	}
 	for _, tt := range tests {
 		c, ok := got[tt.name]
 		if assert.True(t, ok, "missing check %q", tt.name) {
 			assert.InDelta(t, tt.value, c.Value, 1e-9, tt.name)
 			assert.Equal(t, tt.met, c.Met, tt.name)
+			assert.Equal(t, tt.op, c.Op, tt.name)
 		}
 	}
-	_, ok := got["foreach on start-dev: TARS ÷ hand-written activities/s"]
-	assert.False(t, ok, "no check without a hand-written row")
-	_, ok = got["foreach, go: tars dev ÷ start-dev activities/s"]
-	assert.False(t, ok, "no check without a start-dev row")
+	assert.Len(t, r.Checks, len(tests), "no check where a row is missing (foreach: no TARS row on start-dev, no hand-written one)")
+}
+
+func TestRatioPairsRounds(t *testing.T) {
+	each := func(v ...float64) []Figure {
+		out := make([]Figure, len(v))
+		for i := range v {
+			out[i].ActivitiesPerSec = v[i]
+		}
+		return out
+	}
+	r := &Report{Rows: []Row{
+		// A machine that slows down round after round: each side's median
+		// says 0.67, every round says 0.9 or 1.
+		{Workload: Foreach, Server: "s", Impl: ImplTARS, ActivitiesPerSec: 400, Each: each(900, 400, 100)},
+		{Workload: Foreach, Server: "s", Impl: ImplGo, ActivitiesPerSec: 600, Each: each(1000, 400, 100)},
+		{Workload: Sequential, Server: "s", Impl: ImplTARS, ActivitiesPerSec: 30, Each: each(30)},
+		{Workload: Sequential, Server: "s", Impl: ImplGo, ActivitiesPerSec: 40, Each: each(40, 40)},
+	}}
+	assert.InDelta(t, 1.0, r.Ratio(Foreach, "s"), 1e-9, "median of 0.9, 1, 1")
+	assert.InDelta(t, 0.75, r.Ratio(Sequential, "s"), 1e-9, "unpaired: ratio of the medians")
+	assert.Zero(t, r.Ratio(Latency, "s"))
 }
 
 func TestWriteTable(t *testing.T) {
@@ -88,6 +108,7 @@ func TestWriteTable(t *testing.T) {
 	assert.Contains(t, seq, "38.0")
 	assert.True(t, strings.HasSuffix(strings.TrimSpace(seq), "0.95"), "ratio beside the TARS row: %q", seq)
 	goRow := rowLine(lines, Sequential, "tars dev", ImplGo)
+	assert.NotEmpty(t, rowLine(lines, Sequential, "start-dev", ImplGoDefault))
 	assert.NotEmpty(t, goRow)
 	assert.False(t, strings.HasSuffix(strings.TrimSpace(goRow), "0.95"), "no ratio beside the Go row")
 	assert.Contains(t, rowLine(lines, Sequential, "start-dev", ImplTARS), "300 +95", "an external server's memory is shown beside ours")
@@ -97,6 +118,7 @@ func TestWriteTable(t *testing.T) {
 	assert.Equal(t, len([]rune(lineWith(lines, "workload"))), len([]rune(seq)))
 	assert.Contains(t, out, "MISSED  foreach on tars dev: TARS ÷ hand-written activities/s = 0.80 (target ≥ 0.90)")
 	assert.Contains(t, out, "met     one-step p50 on idle tars dev, TARS (ms) = 25.00 (target ≤ 30.00)")
+	assert.Contains(t, out, "info    sequential: TARS on tars dev ÷ TARS on start-dev, activities/s (server settings alone) = 3.80\n")
 }
 
 func TestWriteJSON(t *testing.T) {

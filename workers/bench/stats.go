@@ -9,6 +9,7 @@ import (
 type Sample struct {
 	Activities int           // activities the workload ran (0 when unknown)
 	Runs       int           // workflow runs, continue-as-new not counted
+	Events     int           // history length of one run (the last of its continue-as-new chain)
 	Wall       time.Duration // first submit to last result
 	// Latencies are submit-to-result times, one per run.
 	Latencies []time.Duration
@@ -70,10 +71,11 @@ func Median(xs []float64) float64 {
 type Row struct {
 	Workload         string   `json:"workload"`
 	Server           string   `json:"server"`
-	Impl             string   `json:"impl"` // ImplTARS or ImplGo
+	Impl             string   `json:"impl"` // ImplTARS, ImplGo or ImplGoDefault
 	Samples          int      `json:"samples"`
 	Activities       int      `json:"activities_per_sample"`
 	Runs             int      `json:"runs_per_sample"`
+	Events           int      `json:"history_events,omitempty"` // of one run, last sample
 	ActivitiesPerSec float64  `json:"activities_per_sec"`
 	RunsPerSec       float64  `json:"runs_per_sec"`
 	P50Ms            float64  `json:"p50_ms"`
@@ -93,11 +95,17 @@ type Figure struct {
 	PeakRSSMiB       float64 `json:"peak_rss_mib,omitempty"`
 }
 
-// The two sides of a comparison.
+// The sides of a comparison.
 const (
 	ImplTARS = "tars" // a compiled metascript run by the interpreter and the pools
-	ImplGo   = "go"   // a hand-written Go workflow and activity
+	ImplGo   = "go"   // a hand-written Go workflow and activity, workers with TARS's options
+	// ImplGoDefault is the hand-written workflow with the SDK's default
+	// worker options: what a Temporal user starts with.
+	ImplGoDefault = "go-default"
 )
+
+// Impls lists the sides in report order.
+var Impls = []string{ImplTARS, ImplGo, ImplGoDefault}
 
 // Aggregate summarises the samples of one workload, side and server.
 func Aggregate(workload, server, impl string, samples []Sample) Row {
@@ -117,7 +125,7 @@ func Aggregate(workload, server, impl string, samples []Sample) Row {
 		runs = append(runs, f.RunsPerSec)
 		p50 = append(p50, f.P50Ms)
 		p99 = append(p99, f.P99Ms)
-		r.Activities, r.Runs = s.Activities, s.Runs
+		r.Activities, r.Runs, r.Events = s.Activities, s.Runs, s.Events
 		r.PeakRSSMiB = max(r.PeakRSSMiB, mib(s.PeakRSS))
 		r.ServerPeakRSSMiB = max(r.ServerPeakRSSMiB, mib(s.ServerPeakRSS))
 	}

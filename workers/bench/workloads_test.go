@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"log/slog"
 	"slices"
@@ -17,6 +18,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/tars-engine/tars/activities"
+	"github.com/tars-engine/tars/activities/cuda/kernels"
 	"github.com/tars-engine/tars/metascripts"
 	"github.com/tars-engine/tars/metascripts/plan"
 	"github.com/tars-engine/tars/workflows"
@@ -72,6 +74,22 @@ func TestMetascriptsCompile(t *testing.T) {
 	}
 	assert.Equal(t, []string{"native", "wasm", "hyperlight", "cuda", "native"}, runtimes, "one foreach per pool, then the join")
 	assert.Equal(t, 4*MixedItems+1, countActivities(m.Mixed, MixedItems))
+}
+
+// The cuda step's args are what vector.topk takes: checked against the
+// CPU reference, since this machine may have no GPU.
+func TestMixedCUDAArgs(t *testing.T) {
+	m := compileAll(t)
+	var with json.RawMessage
+	for _, s := range m.Mixed.Steps {
+		if s.Runtimes[0] == plan.RuntimeCUDA {
+			with = s.With
+		}
+	}
+	require.NotNil(t, with)
+	out, err := kernels.RunCPU(kernels.ToolTopK, with)
+	require.NoError(t, err)
+	assert.Contains(t, string(out), `"index":0`)
 }
 
 func TestMixedPools(t *testing.T) {

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"go.temporal.io/server/common/cluster"
@@ -118,6 +119,10 @@ func sqlConfig(o Options) (*config.SQL, error) {
 	path, err := filepath.Abs(o.DBFile)
 	if err != nil {
 		return nil, fmt.Errorf("database file %s: %w", o.DBFile, err)
+	}
+	if strings.ContainsAny(path, "?#") {
+		// The plugin opens "file:<path>?<attributes>" as a URI.
+		return nil, fmt.Errorf("database file %s: the path may not contain '?' or '#'", path)
 	}
 	c.DatabaseName = path
 	c.ConnectAttributes = map[string]string{"mode": "rwc"}

@@ -10,9 +10,10 @@
 // exist, search attributes are registered and the frontend answers.
 //
 // With Options.Tuned, TARS's dynamic config (TunedDynamicConfig) replaces
-// defaults that are sized for multi-host clusters: on an idle machine a
-// one-step workflow then goes from submit to result several times faster.
-// docs/devserver.md has the figures and the reasons for each setting.
+// defaults that are sized for multi-host clusters: one-step workflows run
+// back to back go from submit to result in about 17 ms instead of 150 ms, and
+// a chain of steps runs 15 to 20 times faster. docs/devserver.md has the
+// figures and the reason for each setting.
 //
 // This is the only TARS package that imports go.temporal.io/server and the UI
 // server. Linking them adds about 200 MB to a binary and minutes to a cold
@@ -25,8 +26,8 @@
 // lost. Two servers must not share one database file. A database file is
 // tied to the server version that created its schema.
 //
-// Costs to know: a start takes one to two seconds; the SQLite plugin keeps
-// each database open until the process exits, so a process that starts many
-// in-memory servers (a test binary) keeps each one's data in memory until it
-// exits.
+// Costs to know: a start takes about 0.4 s on two cores and an idle server
+// about 40 MB of memory. The SQLite plugin keeps each database open until the
+// process exits, so a process that starts many in-memory servers (a test
+// binary) keeps each one's data in memory until it exits.
 package devserver

@@ -27,8 +27,8 @@ func parseLogLevel(s string) (slog.Level, error) {
 }
 
 // serverLog adapts the Temporal server's logger interface to slog. The server
-// logs a lot at info level even when idle, so records below level are dropped
-// before any tag is rendered: a disabled record costs one comparison.
+// is chatty below warn, so records below level are dropped before any tag is
+// rendered: a disabled record costs one comparison.
 type serverLog struct {
 	log   *slog.Logger
 	level *slog.LevelVar // shared by every logger derived with With
@@ -94,8 +94,19 @@ func (s serverLog) emit(level slog.Level, msg string, tags []tag.Tag) {
 	attrs := make([]slog.Attr, len(tags))
 	for i, t := range tags {
 		attrs[i] = tagAttr(t)
+		if callerLeft(attrs[i]) {
+			return
+		}
 	}
 	s.log.LogAttrs(ctx, level, msg, attrs...)
+}
+
+// callerLeft reports an error tag that only says the caller went away. The
+// server logs, at error level, every long poll that a worker cancels when it
+// stops, and every call cut short while the server stops: routine events in
+// a dev session, where pools come and go.
+func callerLeft(a slog.Attr) bool {
+	return a.Key == "error" && a.Value.Kind() == slog.KindString && a.Value.String() == context.Canceled.Error()
 }
 
 func tagAttr(t tag.Tag) slog.Attr {

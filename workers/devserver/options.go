@@ -37,7 +37,7 @@ type Options struct {
 	// DBFile is the SQLite database. "" keeps it in memory, gone when the
 	// server stops. A path persists workflows across restarts: the schema is
 	// created when the file does not exist yet or is empty; the directory must
-	// exist.
+	// exist. One server per file.
 	DBFile string
 
 	Namespace       string   // default "default"; created at start if missing
@@ -49,7 +49,7 @@ type Options struct {
 	SearchAttributes map[string]enums.IndexedValueType
 
 	// LogLevel filters the server's logs: "debug", "info", "warn" (default)
-	// or "error". The server logs steadily at info even when idle.
+	// or "error". The server is chatty below warn.
 	LogLevel string
 	Logger   *slog.Logger // receives the server's logs; default slog.Default()
 

@@ -134,6 +134,7 @@ func TestServerLogFiltersByLevel(t *testing.T) {
 	l.Warn("kept", tag.NewStringTag("queue", "tars.native"))
 	l.With(tag.NewInt("shard", 1)).Error("kept too")
 	l.Fatal("logged, process goes on")
+	l.Error("dropped: a worker stopped its poll", tag.Error(context.Canceled))
 	l.SLog().Info("dropped")
 	l.SLog().Warn("kept through slog")
 
