@@ -80,6 +80,13 @@ func (f *fakePools) run(ctx context.Context, args converter.EncodedValues) (acti
 			return activities.Result{}, activities.Retryable(activities.ErrToolFailed, nil, "planned failure %d", info.Attempt)
 		}
 		return activities.Result{Output: json.RawMessage(fmt.Sprintf(`{"attempts":%d}`, info.Attempt))}, nil
+	case "slow":
+		select {
+		case <-time.After(2 * time.Second):
+		case <-ctx.Done():
+			return activities.Result{}, ctx.Err()
+		}
+		return activities.Result{Output: json.RawMessage(`{}`)}, nil
 	case "where":
 		return activities.Result{Output: json.RawMessage(fmt.Sprintf(`{"runtime":%q}`, call.Runtime))}, nil
 	}
@@ -415,4 +422,14 @@ func TestContinueAsNewCarriesLoopState(t *testing.T) {
 	assert.Empty(t, f.calls)
 	assert.Equal(t, 50, out.Steps[1].Turns)
 	assert.Equal(t, StatusOK, out.Steps[1].Status)
+}
+
+func TestStepTimeoutIsStartToClose(t *testing.T) {
+	env := newEnv(t, &fakePools{})
+	s := tool("slow", "slow", `{}`)
+	s.Timeout = plan.Duration(100 * time.Millisecond)
+	s.Retry = &plan.Retry{Attempts: 1}
+	_, err := runPlan(t, env, &plan.Plan{Steps: []plan.Step{s}}, nil)
+	require.Error(t, err)
+	assert.Contains(t, Describe(err), "step slow failed: timed out (start-to-close: the step's timeout)")
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 
+	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
@@ -351,7 +352,7 @@ func Describe(err error) string {
 			}
 			return prefix + e.Message() + " [" + e.Type() + "]"
 		case *temporal.TimeoutError:
-			return prefix + "timed out (" + strings.ToLower(strings.TrimPrefix(e.TimeoutType().String(), "TIMEOUT_TYPE_")) + ")"
+			return prefix + "timed out (" + timeoutNames[e.TimeoutType()] + ")"
 		case *temporal.CanceledError:
 			return prefix + "canceled"
 		case *temporal.ActivityError, *temporal.ChildWorkflowExecutionError, *temporal.WorkflowExecutionError:
@@ -368,4 +369,11 @@ func Describe(err error) string {
 		err = inner
 	}
 	return prefix
+}
+
+var timeoutNames = map[enumspb.TimeoutType]string{
+	enumspb.TIMEOUT_TYPE_START_TO_CLOSE:    "start-to-close: the step's timeout",
+	enumspb.TIMEOUT_TYPE_SCHEDULE_TO_START: "schedule-to-start: no pool picked it up",
+	enumspb.TIMEOUT_TYPE_SCHEDULE_TO_CLOSE: "schedule-to-close",
+	enumspb.TIMEOUT_TYPE_HEARTBEAT:         "heartbeat: its worker stopped answering",
 }
