@@ -114,7 +114,7 @@ func follow1(ctx context.Context, g *globals, c client.Client, id string, out io
 	done := make(chan error, 1)
 	var res workflows.RunResult
 	go func() { done <- c.GetWorkflow(ctx, id, "").Get(ctx, &res) }()
-	view := newLiveView(out, isTerminal(out))
+	view := newLiveView(id, out, isTerminal(out))
 	tick := time.NewTicker(250 * time.Millisecond)
 	defer tick.Stop()
 	for {
@@ -289,7 +289,7 @@ func newStatusCmd(g *globals) *cobra.Command {
 				fmt.Fprintf(out, "(step states unavailable: %v)\n", qerr)
 				return nil
 			}
-			v := newLiveView(out, false)
+			v := newLiveView(args[0], out, false)
 			v.render(st, pendingAttempts(ctx, c, args[0]))
 			v.finish()
 			return nil

@@ -13,14 +13,15 @@ import (
 // liveView prints step states: redrawn in place on a terminal, one line per
 // change otherwise (so logs and pipes stay readable).
 type liveView struct {
+	run   string // run id, for the commands the view suggests
 	out   io.Writer
 	tty   bool
 	lines int
 	last  map[string]string
 }
 
-func newLiveView(out io.Writer, tty bool) *liveView {
-	return &liveView{out: out, tty: tty, last: map[string]string{}}
+func newLiveView(run string, out io.Writer, tty bool) *liveView {
+	return &liveView{run: run, out: out, tty: tty, last: map[string]string{}}
 }
 
 func isTerminal(w io.Writer) bool {
@@ -38,7 +39,7 @@ var marks = map[string]string{
 	workflows.StatusHandled: "!", workflows.StatusPaused: "‖",
 }
 
-func stepLine(s workflows.StepView, attempt int32, now time.Time) string {
+func stepLine(run string, s workflows.StepView, attempt int32, now time.Time) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "  %s %-18s %-8s", marks[s.Status], s.ID, s.Status)
 	if s.Runtime != "" {
@@ -64,7 +65,7 @@ func stepLine(s workflows.StepView, attempt int32, now time.Time) string {
 		fmt.Fprintf(&b, " [%s→%s: %s]", h.From, orNone(h.To), h.Reason)
 	}
 	if s.Prompt != "" {
-		fmt.Fprintf(&b, " waiting: %q (tars approve RUN %s)", s.Prompt, s.ID)
+		fmt.Fprintf(&b, " waiting: %q (tars approve %s %s)", s.Prompt, run, s.ID)
 	}
 	if s.Error != "" {
 		e := s.Error
@@ -91,7 +92,7 @@ func (v *liveView) render(st workflows.State, attempts map[string]int32) {
 		}
 		v.lines = 0
 		for _, s := range st.Steps {
-			line := stepLine(s, attempts[s.ID], now)
+			line := stepLine(v.run, s, attempts[s.ID], now)
 			fmt.Fprintln(v.out, line)
 			v.lines += 1 + strings.Count(line, "\n")
 		}
@@ -103,7 +104,7 @@ func (v *liveView) render(st workflows.State, attempts map[string]int32) {
 			continue
 		}
 		v.last[s.ID] = key
-		fmt.Fprintln(v.out, stepLine(s, attempts[s.ID], now))
+		fmt.Fprintln(v.out, stepLine(v.run, s, attempts[s.ID], now))
 	}
 }
 
