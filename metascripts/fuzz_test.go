@@ -1,11 +1,15 @@
 package metascripts
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // maxFuzzInput keeps each input small enough that yaml.v3 and CEL finish
@@ -30,7 +34,7 @@ func FuzzCompile(f *testing.F) {
 	o := Options{Lookup: func(name string) (string, error) { return "", errors.New("no files while fuzzing") }}
 	f.Fuzz(func(t *testing.T, src []byte) {
 		if len(src) > maxFuzzInput {
-			t.Skip()
+			t.Skip("input over maxFuzzInput: larger sources only slow the fuzzer; TestSourceTooLarge covers the compiler's own cap")
 		}
 		p, err := Compile("fuzz.yaml", src, o)
 		if err != nil {
@@ -53,4 +57,12 @@ func FuzzCompile(f *testing.F) {
 		}
 		_ = Graph(p)
 	})
+}
+
+func TestSourceTooLarge(t *testing.T) {
+	src := append([]byte("metascript: big\n# "), bytes.Repeat([]byte("x"), MaxSourceBytes)...)
+	_, err := Compile("big.yaml", src, Options{})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "big.yaml")
+	assert.Contains(t, err.Error(), "big.yaml:1:1: metascript is larger than 8 MiB")
 }
