@@ -398,9 +398,6 @@ func (r *run) result() (*RunResult, error) {
 		}
 		res.Outputs[o.Name] = out
 	}
-	for i := range res.Steps {
-		res.Steps[i].Output = nil // outputs are in the history already; keep the result small
-	}
 	return res, nil
 }
 
@@ -447,6 +444,9 @@ func (r *run) view() State {
 	st.Steps = make([]StepView, len(r.states))
 	for i, s := range r.states {
 		st.Steps[i] = *s
+		// Outputs are in the history; a live view polled several times a
+		// second should not carry them.
+		st.Steps[i].Output = nil
 	}
 	return st
 }
