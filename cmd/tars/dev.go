@@ -7,7 +7,6 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
-	"time"
 
 	"github.com/spf13/cobra"
 	enumspb "go.temporal.io/api/enums/v1"
@@ -216,9 +215,7 @@ no --pools, serves every pool this machine can serve (see tars env).`,
 			defer h.Stop()
 			fmt.Fprintf(cmd.OutOrStdout(), "tars worker serving %s on %s (queues %s.*)\n", strings.Join(names, ", "), g.address, g.queuePrefix)
 			<-ctx.Done()
-			stopCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-			defer cancel()
-			_ = stopCtx
+			fmt.Fprintln(cmd.OutOrStdout(), "stopping: running steps finish or are cancelled")
 			return nil
 		},
 	}

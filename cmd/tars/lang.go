@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -292,4 +291,3 @@ func newToolsCmd(g *globals) *cobra.Command {
 	}
 }
 
-var _ = os.Stdout

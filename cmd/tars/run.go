@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -405,4 +404,3 @@ func newApproveCmd(g *globals) *cobra.Command {
 	return c
 }
 
-var errNotTTY = errors.New("not a terminal")
