@@ -290,4 +290,3 @@ func newToolsCmd(g *globals) *cobra.Command {
 		},
 	}
 }
-

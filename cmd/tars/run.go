@@ -403,4 +403,3 @@ func newApproveCmd(g *globals) *cobra.Command {
 	c.Flags().StringVar(&comment, "comment", "", "a comment recorded with the decision")
 	return c
 }
-
