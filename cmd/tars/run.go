@@ -280,10 +280,10 @@ func newStatusCmd(g *globals) *cobra.Command {
 			if jsonOut {
 				enc := json.NewEncoder(cmd.OutOrStdout())
 				enc.SetIndent("", "  ")
-				return enc.Encode(map[string]any{"id": args[0], "type": info.GetType().GetName(), "status": statusName(info.GetStatus()), "state": st})
+				return enc.Encode(map[string]any{"id": args[0], "type": info.GetType().GetName(), "status": runStatus(info.GetStatus()), "state": st})
 			}
 			out := cmd.OutOrStdout()
-			fmt.Fprintf(out, "run %s · %s · %s\n    %s\n", args[0], info.GetType().GetName(), statusName(info.GetStatus()), g.runLink(args[0]))
+			fmt.Fprintf(out, "run %s · %s · %s\n    %s\n", args[0], info.GetType().GetName(), runStatus(info.GetStatus()), g.runLink(args[0]))
 			if qerr != nil {
 				fmt.Fprintf(out, "(step states unavailable: %v)\n", qerr)
 				return nil
@@ -296,10 +296,6 @@ func newStatusCmd(g *globals) *cobra.Command {
 	}
 	c.Flags().BoolVar(&jsonOut, "json", false, "print as JSON")
 	return c
-}
-
-func statusName(s enumspb.WorkflowExecutionStatus) string {
-	return strings.ToLower(strings.TrimPrefix(s.String(), "WORKFLOW_EXECUTION_STATUS_"))
 }
 
 func newResultCmd(g *globals) *cobra.Command {

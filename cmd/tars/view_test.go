@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/assert"
+	enumspb "go.temporal.io/api/enums/v1"
 
 	"github.com/tars-engine/tars/workflows"
 )
@@ -39,4 +40,10 @@ func TestLiveViewLines(t *testing.T) {
 	v.render(st, map[string]int32{"scan": 3})
 	assert.Equal(t, 1, strings.Count(b.String(), "\n"))
 	assert.Contains(t, b.String(), "2/4 items")
+}
+
+func TestRunStatusNames(t *testing.T) {
+	assert.Equal(t, "running", runStatus(enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING))
+	assert.Equal(t, "timed_out", runStatus(enumspb.WORKFLOW_EXECUTION_STATUS_TIMED_OUT))
+	assert.Equal(t, "continued_as_new", runStatus(enumspb.WORKFLOW_EXECUTION_STATUS_CONTINUED_AS_NEW))
 }
