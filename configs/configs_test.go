@@ -9,8 +9,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/tars-engine/tars/metascripts/diag"
-	"github.com/tars-engine/tars/metascripts/plan"
+	"github.com/tars-engine/tars/internal/diag"
+	"github.com/tars-engine/tars/plan"
 )
 
 func TestDefault(t *testing.T) {

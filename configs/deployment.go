@@ -6,8 +6,8 @@ import (
 
 	"gopkg.in/yaml.v3"
 
-	"github.com/tars-engine/tars/metascripts/diag"
-	"github.com/tars-engine/tars/metascripts/plan"
+	"github.com/tars-engine/tars/internal/diag"
+	"github.com/tars-engine/tars/plan"
 )
 
 // Deployment kinds.

@@ -5,7 +5,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
-	"github.com/tars-engine/tars/metascripts/diag"
+	"github.com/tars-engine/tars/internal/diag"
 )
 
 // Tree is the agent tree: departments hold teams, teams hold agents, and

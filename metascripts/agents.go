@@ -7,8 +7,8 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/tars-engine/tars/configs"
-	"github.com/tars-engine/tars/metascripts/diag"
-	"github.com/tars-engine/tars/metascripts/plan"
+	"github.com/tars-engine/tars/internal/diag"
+	"github.com/tars-engine/tars/plan"
 )
 
 var agentIDPattern = regexp.MustCompile(`^[a-z][a-z0-9-]{0,62}$`)

@@ -3,7 +3,7 @@ package metascripts
 import (
 	"sort"
 
-	"github.com/tars-engine/tars/metascripts/plan"
+	"github.com/tars-engine/tars/plan"
 )
 
 // Catalog says which tools each runtime offers. The compiler checks every

@@ -5,9 +5,9 @@ import (
 
 	"gopkg.in/yaml.v3"
 
-	"github.com/tars-engine/tars/metascripts/diag"
-	"github.com/tars-engine/tars/metascripts/expr"
-	"github.com/tars-engine/tars/metascripts/plan"
+	"github.com/tars-engine/tars/internal/diag"
+	"github.com/tars-engine/tars/plan"
+	"github.com/tars-engine/tars/plan/expr"
 )
 
 // readClosures reads `closures`, a mapping of name to {params, returns,

@@ -5,7 +5,7 @@ import (
 	"math/bits"
 	"strings"
 
-	"github.com/tars-engine/tars/metascripts/diag"
+	"github.com/tars-engine/tars/internal/diag"
 )
 
 // The DAG. A step's predecessors are its needs and, for a step that is

@@ -7,8 +7,8 @@ import (
 
 	"gopkg.in/yaml.v3"
 
-	"github.com/tars-engine/tars/metascripts/diag"
-	"github.com/tars-engine/tars/metascripts/expr"
+	"github.com/tars-engine/tars/internal/diag"
+	"github.com/tars-engine/tars/plan/expr"
 )
 
 // scope says which of the per-step variables an expression may read.

@@ -2,8 +2,8 @@ package metascripts
 
 import (
 	"github.com/tars-engine/tars/configs"
-	"github.com/tars-engine/tars/metascripts/expr"
-	"github.com/tars-engine/tars/metascripts/plan"
+	"github.com/tars-engine/tars/plan"
+	"github.com/tars-engine/tars/plan/expr"
 )
 
 // The grammar tables below are the single description of the language's

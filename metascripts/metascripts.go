@@ -6,8 +6,8 @@ import (
 	"path/filepath"
 
 	"github.com/tars-engine/tars/configs"
-	"github.com/tars-engine/tars/metascripts/diag"
-	"github.com/tars-engine/tars/metascripts/plan"
+	"github.com/tars-engine/tars/internal/diag"
+	"github.com/tars-engine/tars/plan"
 )
 
 // Diagnostic is one fault in a metascript, at file:line:col.

@@ -3,7 +3,7 @@ package metascripts
 import (
 	"gopkg.in/yaml.v3"
 
-	"github.com/tars-engine/tars/metascripts/plan"
+	"github.com/tars-engine/tars/plan"
 )
 
 // readApproval compiles a human decision. With a timeout the run never

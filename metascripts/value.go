@@ -9,7 +9,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
-	"github.com/tars-engine/tars/metascripts/expr"
+	"github.com/tars-engine/tars/plan/expr"
 )
 
 // templateJSON converts a YAML value to JSON and registers every ${...} in

@@ -6,5 +6,5 @@
 //
 // It is the wiring layer: it imports workflows and activities, never the
 // other way round, and it never imports the Temporal server (see
-// workers/devserver for the embedded server).
+// internal/devserver for the embedded server).
 package workers

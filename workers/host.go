@@ -17,7 +17,6 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/tars-engine/tars/activities"
-	"github.com/tars-engine/tars/activities/control"
 	"github.com/tars-engine/tars/workflows"
 )
 
@@ -57,8 +56,8 @@ func Start(o Options) (*Host, error) {
 	if o.Workflows {
 		w := worker.New(o.Client, workflows.WorkflowQueue(o.QueuePrefix), WorkflowWorkerOptions(o.Identity))
 		w.RegisterDynamicWorkflow(workflows.Interpreter, workflow.DynamicRegisterOptions{})
-		ctl := &control.Activities{Client: o.Client}
-		w.RegisterActivityWithOptions(ctl.Pollers, activity.RegisterOptions{Name: control.PollersActivity})
+		ctl := &Pollers{Client: o.Client}
+		w.RegisterActivityWithOptions(ctl.Pollers, activity.RegisterOptions{Name: workflows.PollersActivity})
 		h.workers = append(h.workers, w)
 	}
 	for _, r := range o.Runners {

@@ -11,7 +11,7 @@ import (
 	"github.com/tars-engine/tars/activities/hyperlight"
 	"github.com/tars-engine/tars/activities/native"
 	"github.com/tars-engine/tars/activities/wasm"
-	"github.com/tars-engine/tars/metascripts/plan"
+	"github.com/tars-engine/tars/plan"
 )
 
 // PoolConfig is what the pools need from the deployment.

@@ -5,8 +5,8 @@ import (
 
 	"go.temporal.io/sdk/workflow"
 
-	"github.com/tars-engine/tars/metascripts/expr"
-	"github.com/tars-engine/tars/metascripts/plan"
+	"github.com/tars-engine/tars/plan"
+	"github.com/tars-engine/tars/plan/expr"
 )
 
 // approval waits for SignalApprove naming this step, or for the timeout, in

@@ -11,8 +11,8 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
-	"github.com/tars-engine/tars/metascripts/expr"
-	"github.com/tars-engine/tars/metascripts/plan"
+	"github.com/tars-engine/tars/plan"
+	"github.com/tars-engine/tars/plan/expr"
 )
 
 // Error type names the interpreter fails a run with.

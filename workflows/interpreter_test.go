@@ -23,8 +23,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/tars-engine/tars/activities"
-	"github.com/tars-engine/tars/activities/control"
-	"github.com/tars-engine/tars/metascripts/plan"
+	"github.com/tars-engine/tars/plan"
 )
 
 // fakePools answers tool activities the way the real pools' contract says:
@@ -93,8 +92,8 @@ func (f *fakePools) run(ctx context.Context, args converter.EncodedValues) (acti
 	return activities.Result{}, activities.NonRetryable(activities.ErrToolNotFound, nil, "no tool %s", call.Tool)
 }
 
-func (f *fakePools) pollers(_ context.Context, _ control.PollersRequest) (control.PollersResult, error) {
-	return control.PollersResult{Live: f.live}, nil
+func (f *fakePools) pollers(_ context.Context, _ PollersRequest) (PollersResult, error) {
+	return PollersResult{Live: f.live}, nil
 }
 
 func newEnv(t *testing.T, f *fakePools) *testsuite.TestWorkflowEnvironment {
@@ -103,7 +102,7 @@ func newEnv(t *testing.T, f *fakePools) *testsuite.TestWorkflowEnvironment {
 	env := s.NewTestWorkflowEnvironment()
 	env.RegisterDynamicWorkflow(Interpreter, workflow.DynamicRegisterOptions{})
 	env.RegisterDynamicActivity(f.run, activity.DynamicRegisterOptions{})
-	env.RegisterActivityWithOptions(f.pollers, activity.RegisterOptions{Name: control.PollersActivity})
+	env.RegisterActivityWithOptions(f.pollers, activity.RegisterOptions{Name: PollersActivity})
 	return env
 }
 

@@ -12,7 +12,7 @@ import (
 	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/workflow"
 
-	"github.com/tars-engine/tars/metascripts/plan"
+	"github.com/tars-engine/tars/plan"
 	"github.com/tars-engine/tars/workflows"
 	"github.com/tars-engine/tars/workflows/trace"
 )

@@ -10,8 +10,8 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/tars-engine/tars/activities"
-	"github.com/tars-engine/tars/metascripts/expr"
-	"github.com/tars-engine/tars/metascripts/plan"
+	"github.com/tars-engine/tars/plan"
+	"github.com/tars-engine/tars/plan/expr"
 )
 
 // runStep executes one step to a terminal state (or pauses a loop).

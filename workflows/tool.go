@@ -13,9 +13,8 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/tars-engine/tars/activities"
-	"github.com/tars-engine/tars/activities/control"
-	"github.com/tars-engine/tars/metascripts/expr"
-	"github.com/tars-engine/tars/metascripts/plan"
+	"github.com/tars-engine/tars/plan"
+	"github.com/tars-engine/tars/plan/expr"
 )
 
 // tool runs a tool or reason step as an activity on the first runtime of its
@@ -128,8 +127,8 @@ func (r *run) probe(ctx workflow.Context) {
 		RetryPolicy:         &temporal.RetryPolicy{MaximumAttempts: 3},
 		Summary:             "which pools are live",
 	})
-	var res control.PollersResult
-	if err := workflow.ExecuteActivity(actx, control.PollersActivity, control.PollersRequest{Queues: queues}).Get(ctx, &res); err != nil {
+	var res PollersResult
+	if err := workflow.ExecuteActivity(actx, PollersActivity, PollersRequest{Queues: queues}).Get(ctx, &res); err != nil {
 		// Routing then falls back on schedule-to-start timeouts alone.
 		workflow.GetLogger(ctx).Warn("pollers probe failed", "error", err)
 		return

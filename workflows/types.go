@@ -3,7 +3,7 @@ package workflows
 import (
 	"time"
 
-	"github.com/tars-engine/tars/metascripts/plan"
+	"github.com/tars-engine/tars/plan"
 )
 
 // Names shared by the interpreter, the workers and the CLI.

@@ -16,6 +16,6 @@
 // The CPU reference of every tool lives in package kernels (kernels.RunCPU
 // takes a call's JSON arguments), so that the native pool can serve a step
 // that falls back from cuda without linking anything GPU-related. This package does not
-// detect GPUs for `tars env` (workers/env does, with NVML) and knows nothing
+// detect GPUs for `tars env` (internal/env does, with NVML) and knows nothing
 // of Temporal workers or workflows.
 package cuda

@@ -25,9 +25,9 @@ import (
 	tlog "go.temporal.io/sdk/log"
 
 	"github.com/tars-engine/tars/activities"
+	"github.com/tars-engine/tars/internal/bench"
+	"github.com/tars-engine/tars/internal/devserver"
 	"github.com/tars-engine/tars/workers"
-	"github.com/tars-engine/tars/workers/bench"
-	"github.com/tars-engine/tars/workers/devserver"
 	"github.com/tars-engine/tars/workflows"
 )
 

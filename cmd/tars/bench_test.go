@@ -12,7 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/tars-engine/tars/workers/bench"
+	"github.com/tars-engine/tars/internal/bench"
 )
 
 func TestParseDynamicConfig(t *testing.T) {

@@ -11,8 +11,8 @@ import (
 	"github.com/spf13/cobra"
 	enumspb "go.temporal.io/api/enums/v1"
 
+	"github.com/tars-engine/tars/internal/devserver"
 	"github.com/tars-engine/tars/workers"
-	"github.com/tars-engine/tars/workers/devserver"
 	"github.com/tars-engine/tars/workflows"
 )
 

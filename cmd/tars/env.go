@@ -7,8 +7,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/tars-engine/tars/metascripts/plan"
-	"github.com/tars-engine/tars/workers/env"
+	"github.com/tars-engine/tars/internal/env"
+	"github.com/tars-engine/tars/plan"
 )
 
 func newEnvCmd(g *globals) *cobra.Command {

@@ -12,9 +12,9 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/client"
 
-	"github.com/tars-engine/tars/metascripts/plan"
+	"github.com/tars-engine/tars/internal/devserver"
+	"github.com/tars-engine/tars/plan"
 	"github.com/tars-engine/tars/workers"
-	"github.com/tars-engine/tars/workers/devserver"
 	"github.com/tars-engine/tars/workflows"
 )
 

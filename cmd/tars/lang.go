@@ -13,10 +13,9 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/tars-engine/tars/activities/control"
 	"github.com/tars-engine/tars/configs"
 	"github.com/tars-engine/tars/metascripts"
-	"github.com/tars-engine/tars/metascripts/plan"
+	"github.com/tars-engine/tars/plan"
 	"github.com/tars-engine/tars/workers"
 	"github.com/tars-engine/tars/workflows"
 )
@@ -176,7 +175,7 @@ func (g *globals) livePools(ctx context.Context) (map[string]bool, error) {
 	for _, rt := range plan.Runtimes {
 		queues[rt] = workflows.RuntimeQueue(g.queuePrefix, rt)
 	}
-	res, err := (&control.Activities{Client: c}).Pollers(ctx, control.PollersRequest{Queues: queues})
+	res, err := (&workers.Pollers{Client: c}).Pollers(ctx, workflows.PollersRequest{Queues: queues})
 	if err != nil {
 		return nil, err
 	}

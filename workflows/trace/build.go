@@ -13,8 +13,7 @@ import (
 	failurepb "go.temporal.io/api/failure/v1"
 	historypb "go.temporal.io/api/history/v1"
 
-	"github.com/tars-engine/tars/activities/control"
-	"github.com/tars-engine/tars/metascripts/plan"
+	"github.com/tars-engine/tars/plan"
 	"github.com/tars-engine/tars/workflows"
 )
 
@@ -338,7 +337,7 @@ func (b *builder) scheduled(e *historypb.HistoryEvent) {
 		_ = decodePayload(s, &act.Summary)
 	}
 	b.acts[e.GetEventId()] = act
-	if act.Tool == control.PollersActivity {
+	if act.Tool == workflows.PollersActivity {
 		b.t.Probes = append(b.t.Probes, act)
 		return
 	}

@@ -5,7 +5,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/tars-engine/tars/metascripts/plan"
+	"github.com/tars-engine/tars/plan"
 )
 
 // Run statuses, from the history's closing event.

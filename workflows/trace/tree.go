@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/tars-engine/tars/metascripts/plan"
+	"github.com/tars-engine/tars/plan"
 	"github.com/tars-engine/tars/workflows"
 )
 

@@ -7,7 +7,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/tars-engine/tars/metascripts/plan"
+	"github.com/tars-engine/tars/plan"
 )
 
 func TestEval(t *testing.T) {

@@ -56,7 +56,7 @@ func benchServerFor(b *testing.B, tuned bool) *benchServer {
 // -count N runs each sub-benchmark N times in a row, so on a noisy machine
 // compare runs of a loop instead, which alternates the two:
 //
-//	for i in 1 2 3; do go test -run '^$' -bench OneStepLatency -benchtime 200x ./workers/devserver/; done
+//	for i in 1 2 3; do go test -run '^$' -bench OneStepLatency -benchtime 200x ./internal/devserver/; done
 func BenchmarkOneStepLatency(b *testing.B) {
 	skipIfShort(b)
 	for _, mode := range []struct {

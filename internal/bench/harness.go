@@ -19,7 +19,7 @@ import (
 	"go.temporal.io/sdk/worker"
 
 	"github.com/tars-engine/tars/activities"
-	"github.com/tars-engine/tars/metascripts/plan"
+	"github.com/tars-engine/tars/plan"
 	"github.com/tars-engine/tars/workers"
 	"github.com/tars-engine/tars/workflows"
 )

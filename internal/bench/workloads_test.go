@@ -20,7 +20,7 @@ import (
 	"github.com/tars-engine/tars/activities"
 	"github.com/tars-engine/tars/activities/cuda/kernels"
 	"github.com/tars-engine/tars/metascripts"
-	"github.com/tars-engine/tars/metascripts/plan"
+	"github.com/tars-engine/tars/plan"
 	"github.com/tars-engine/tars/workflows"
 )
 

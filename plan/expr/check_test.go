@@ -6,7 +6,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/tars-engine/tars/metascripts/plan"
+	"github.com/tars-engine/tars/plan"
 )
 
 func testChecker(t *testing.T) *Checker {

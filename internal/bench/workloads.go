@@ -6,7 +6,7 @@ import (
 	"strings"
 
 	"github.com/tars-engine/tars/metascripts"
-	"github.com/tars-engine/tars/metascripts/plan"
+	"github.com/tars-engine/tars/plan"
 )
 
 // Workload names, as --workloads takes them.
