@@ -43,6 +43,13 @@ type Result struct {
 	Metrics map[string]float64 `json:"metrics,omitempty"`
 }
 
+// Heartbeat is the detail every pool records with its activity heartbeats.
+// The attempt number lets the interpreter tell, when a worker is lost, how
+// many of the step's tool attempts were really used (the lost one is not).
+type Heartbeat struct {
+	Attempt int `json:"attempt"`
+}
+
 // Runner executes tool calls for one runtime. Implementations must be safe
 // for concurrent use; the pool bounds concurrency with Capacity.
 type Runner interface {

@@ -186,9 +186,18 @@ func (p *Pool) activity(ctx context.Context, args converter.EncodedValues) (acti
 // first heartbeat goes after a third of that timeout, so short calls cost
 // no extra request.
 func heartbeat(ctx context.Context) (stop func()) {
+	info := activity.GetInfo(ctx)
 	every := 5 * time.Second
-	if hb := activity.GetInfo(ctx).HeartbeatTimeout; hb > 0 {
+	if hb := info.HeartbeatTimeout; hb > 0 {
 		every = min(every, max(hb/3, 100*time.Millisecond))
+	}
+	details := activities.Heartbeat{Attempt: int(info.Attempt)}
+	if info.Attempt > 1 {
+		// A retry says at once which attempt it is, so that losing this
+		// worker does not cost the step the attempts its tool already
+		// used (workflows.InfraRetries). First attempts, the common case,
+		// send nothing extra.
+		activity.RecordHeartbeat(ctx, details)
 	}
 	done := make(chan struct{})
 	go func() {
@@ -201,7 +210,7 @@ func heartbeat(ctx context.Context) (stop func()) {
 			case <-ctx.Done():
 				return
 			case <-t.C:
-				activity.RecordHeartbeat(ctx)
+				activity.RecordHeartbeat(ctx, details)
 			}
 		}
 	}()

@@ -82,7 +82,7 @@ type run struct {
 
 	executed  int
 	budgets   map[string]float64
-	approvals map[string]Approval
+	approvals map[string]Decision
 	inflight  int
 	fatal     error
 	done      int
@@ -109,7 +109,7 @@ func newRun(ctx workflow.Context, in RunInput) (*run, error) {
 		stepsVar:  make(map[string]any, len(p.Steps)),
 		handlers:  map[string]bool{},
 		budgets:   map[string]float64{},
-		approvals: map[string]Approval{},
+		approvals: map[string]Decision{},
 	}
 	for i := range p.Steps {
 		s := &p.Steps[i]
@@ -146,17 +146,60 @@ func newRun(ctx workflow.Context, in RunInput) (*run, error) {
 	if err := workflow.SetQueryHandler(ctx, QueryState, func() (State, error) { return r.view(), nil }); err != nil {
 		return nil, err
 	}
+	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateApprove,
+		func(ctx workflow.Context, d Decision) (DecisionResult, error) {
+			r.approvals[d.Step] = d
+			return DecisionResult{Step: d.Step, Approved: d.Approved, Waiting: r.states[r.index[d.Step]].Status == StatusWaiting}, nil
+		},
+		workflow.UpdateHandlerOptions{Validator: r.validateDecision},
+	); err != nil {
+		return nil, err
+	}
 	workflow.Go(ctx, func(ctx workflow.Context) {
 		ch := workflow.GetSignalChannel(ctx, SignalApprove)
 		for {
-			var a Approval
-			ch.Receive(ctx, &a)
-			if _, seen := r.approvals[a.Step]; !seen {
-				r.approvals[a.Step] = a
+			var d Decision
+			ch.Receive(ctx, &d)
+			if err := r.validateDecision(d); err != nil {
+				workflow.GetLogger(ctx).Warn("approval signal ignored", "error", err)
+				continue
 			}
+			r.approvals[d.Step] = d
 		}
 	})
 	return r, nil
+}
+
+// validateDecision says why a decision cannot be taken, or nil. It runs
+// before an Update is accepted, so a refused decision leaves no trace in
+// the history and the caller gets the reason.
+func (r *run) validateDecision(d Decision) error {
+	i, ok := r.index[d.Step]
+	if !ok {
+		var approvals []string
+		for _, s := range r.p.Steps {
+			if s.Kind == plan.KindApproval {
+				approvals = append(approvals, s.ID)
+			}
+		}
+		return fmt.Errorf("run has no step %q (approval steps: %s)", d.Step, strings.Join(approvals, ", "))
+	}
+	if k := r.p.Steps[i].Kind; k != plan.KindApproval {
+		return fmt.Errorf("step %s is a %s step, not an approval", d.Step, k)
+	}
+	if prev, seen := r.approvals[d.Step]; seen {
+		return fmt.Errorf("step %s was already decided (approved=%t by %s)", d.Step, prev.Approved, prev.By)
+	}
+	switch st := r.states[i]; st.Status {
+	case StatusOK, StatusFailed, StatusHandled, StatusCanceled:
+		if o, ok := st.Output.(map[string]any); ok && o["timed_out"] == true {
+			return fmt.Errorf("step %s timed out and took its default (approved=%v)", d.Step, o["approved"])
+		}
+		return fmt.Errorf("step %s is already %s", d.Step, st.Status)
+	case StatusSkipped:
+		return fmt.Errorf("step %s was skipped", d.Step)
+	}
+	return nil
 }
 
 // bindInputs applies defaults, rejects missing required inputs and unknown
@@ -301,6 +344,9 @@ func (r *run) execute(ctx workflow.Context) (*RunResult, error) {
 		var i int
 		completions.Receive(ctx, &i)
 		r.inflight--
+		if ctx.Err() != nil {
+			return nil, r.cancelled(ctx)
+		}
 		if r.fatal != nil {
 			return nil, r.fatal
 		}
@@ -344,12 +390,22 @@ func (r *run) resumeInPlace(ctx workflow.Context, _ int) (*RunResult, error) {
 	return r.execute(ctx)
 }
 
-func terminal(status string) bool {
-	switch status {
-	case StatusOK, StatusFailed, StatusSkipped, StatusHandled:
-		return true
+func terminal(status string) bool { return Terminal(status) }
+
+// cancelled ends a run whose cancellation was requested: steps still
+// running or waiting are marked canceled (their activities were asked to
+// stop when the context was cancelled) and the run closes as Canceled, not
+// Failed.
+func (r *run) cancelled(ctx workflow.Context) error {
+	now := workflow.Now(ctx)
+	for i, st := range r.states {
+		if st.Status == StatusRunning || st.Status == StatusWaiting || st.Status == StatusPaused {
+			st.Status = StatusCanceled
+			st.Ended = now
+			r.publish(&r.p.Steps[i], st)
+		}
 	}
-	return false
+	return temporal.NewCanceledError("run cancelled")
 }
 
 func (r *run) wantContinueAsNew(ctx workflow.Context) bool {
@@ -365,12 +421,12 @@ func (r *run) continueAsNew(ctx workflow.Context) error {
 	// Drain approvals that arrived but were not yet read.
 	ch := workflow.GetSignalChannel(ctx, SignalApprove)
 	for {
-		var a Approval
-		if !ch.ReceiveAsync(&a) {
+		var d Decision
+		if !ch.ReceiveAsync(&d) {
 			break
 		}
-		if _, seen := r.approvals[a.Step]; !seen {
-			r.approvals[a.Step] = a
+		if r.validateDecision(d) == nil {
+			r.approvals[d.Step] = d
 		}
 	}
 	snap := &Snapshot{Steps: map[string]*StepView{}, Executed: r.executed, Budgets: r.budgets, Approvals: r.approvals}

@@ -34,9 +34,14 @@ type fakePools struct {
 	calls    []activities.Call
 	inflight atomic.Int32
 	maxSeen  atomic.Int32
-	dead     map[string]bool
-	live     map[string]bool
-	usage    float64
+	dead     map[string]bool // pollers that never take a task
+	live     map[string]bool // what the first probe reports
+	// busy counts schedule-to-start timeouts to answer on a live runtime
+	// before it takes the task: a pool that is alive but has no free slot.
+	busy   map[string]int
+	probes    atomic.Int32
+	lostCalls int
+	usage     float64
 }
 
 func (f *fakePools) run(ctx context.Context, args converter.EncodedValues) (activities.Result, error) {
@@ -52,6 +57,15 @@ func (f *fakePools) run(ctx context.Context, args converter.EncodedValues) (acti
 	f.calls = append(f.calls, call)
 	f.mu.Unlock()
 	if f.dead[call.Runtime] {
+		return activities.Result{}, temporal.NewTimeoutError(enumspb.TIMEOUT_TYPE_SCHEDULE_TO_START, nil)
+	}
+	f.mu.Lock()
+	busy := f.busy[call.Runtime] > 0
+	if busy {
+		f.busy[call.Runtime]--
+	}
+	f.mu.Unlock()
+	if busy {
 		return activities.Result{}, temporal.NewTimeoutError(enumspb.TIMEOUT_TYPE_SCHEDULE_TO_START, nil)
 	}
 	n := f.inflight.Add(1)
@@ -86,14 +100,39 @@ func (f *fakePools) run(ctx context.Context, args converter.EncodedValues) (acti
 			return activities.Result{}, ctx.Err()
 		}
 		return activities.Result{Output: json.RawMessage(`{}`)}, nil
+	case "lost":
+		// Attempt 1 fails as a tool; attempt 2 loses its worker (a
+		// start-to-close timeout after a heartbeat naming the attempt);
+		// the next activity succeeds.
+		f.mu.Lock()
+		f.lostCalls++
+		n := f.lostCalls
+		f.mu.Unlock()
+		switch n {
+		case 1:
+			return activities.Result{}, activities.Retryable(activities.ErrToolFailed, nil, "tool failure on attempt %d", info.Attempt)
+		case 2:
+			return activities.Result{}, temporal.NewTimeoutError(enumspb.TIMEOUT_TYPE_START_TO_CLOSE, nil, activities.Heartbeat{Attempt: int(info.Attempt)})
+		}
+		return activities.Result{Output: json.RawMessage(fmt.Sprintf(`{"attempt":%d,"calls":%d}`, info.Attempt, n))}, nil
 	case "where":
 		return activities.Result{Output: json.RawMessage(fmt.Sprintf(`{"runtime":%q}`, call.Runtime))}, nil
 	}
 	return activities.Result{}, activities.NonRetryable(activities.ErrToolNotFound, nil, "no tool %s", call.Tool)
 }
 
+// pollers reports f.live on the first probe. Later probes leave out the
+// dead runtimes: a poller that stopped polling stops counting as live
+// after the liveness window, as the real probe does.
 func (f *fakePools) pollers(_ context.Context, _ PollersRequest) (PollersResult, error) {
-	return PollersResult{Live: f.live}, nil
+	if f.probes.Add(1) == 1 {
+		return PollersResult{Live: f.live}, nil
+	}
+	live := map[string]bool{}
+	for rt, ok := range f.live {
+		live[rt] = ok && !f.dead[rt]
+	}
+	return PollersResult{Live: live}, nil
 }
 
 func newEnv(t *testing.T, f *fakePools) *testsuite.TestWorkflowEnvironment {
@@ -315,7 +354,7 @@ func TestApproval(t *testing.T) {
 			require.NoError(t, v.Get(&st))
 			assert.Equal(t, StatusWaiting, st.Steps[0].Status)
 			assert.Equal(t, "ship?", st.Steps[0].Prompt)
-			env.SignalWorkflow(SignalApprove, Approval{Step: "ok", Approved: true, By: "ana"})
+			env.SignalWorkflow(SignalApprove, Decision{Step: "ok", Approved: true, By: "ana"})
 		}, time.Minute)
 		res, err := runPlan(t, env, mk(), nil)
 		require.NoError(t, err)
@@ -431,4 +470,32 @@ func TestStepTimeoutIsStartToClose(t *testing.T) {
 	_, err := runPlan(t, env, &plan.Plan{Steps: []plan.Step{s}}, nil)
 	require.Error(t, err)
 	assert.Contains(t, Describe(err), "step slow failed: timed out (start-to-close: the step's timeout)")
+}
+
+// A live pool that is only busy keeps the step: the interpreter probes
+// after the schedule-to-start timeout and queues it again on the same
+// runtime instead of falling back (issue 13, item 2).
+func TestBusyLivePoolQueuesInsteadOfFallingBack(t *testing.T) {
+	f := &fakePools{live: map[string]bool{"cuda": true, "native": true}, busy: map[string]int{"cuda": 2}}
+	env := newEnv(t, f)
+	s := tool("similar", "where", `{}`)
+	s.Runtimes = []string{"cuda", "native"}
+	res, err := runPlan(t, env, &plan.Plan{Steps: []plan.Step{s}, Outputs: []plan.Output{{Name: "rt", Value: raw(`"${steps.similar.output.runtime}"`)}}}, nil)
+	require.NoError(t, err)
+	assert.Equal(t, "cuda", res.Outputs["rt"], "busy but live: no fallback")
+	assert.Empty(t, res.Steps[0].Hops)
+	assert.Len(t, f.calls, 3, "two timeouts in the queue, then the run")
+}
+
+// A lost worker does not spend the attempts the step grants its tool
+// (issue 13, item 4): with retry.attempts 2, one tool failure and one lost
+// worker, the step still gets its second tool attempt.
+func TestLostWorkerDoesNotSpendToolAttempts(t *testing.T) {
+	f := &fakePools{}
+	env := newEnv(t, f)
+	s := tool("flaky", "lost", `{}`)
+	s.Retry = &plan.Retry{Attempts: 2, Backoff: plan.Duration(time.Millisecond)}
+	res, err := runPlan(t, env, &plan.Plan{Steps: []plan.Step{s}, Outputs: []plan.Output{{Name: "out", Value: raw(`"${steps.flaky.output}"`)}}}, nil)
+	require.NoError(t, err)
+	assert.Equal(t, map[string]any{"attempt": float64(1), "calls": float64(3)}, res.Outputs["out"], "a new activity after the lost worker")
 }

@@ -214,10 +214,21 @@ func (r *run) foreachActivities(ctx workflow.Context, s *plan.Step, st *StepView
 		}
 		st.Runtime = rt
 		pending++
-		sel.AddFuture(r.schedule(ctx, s, st, sc, rt, args), func(f workflow.Future) {
+		var settle func(f workflow.Future)
+		attempts, lost := toolAttempts(s.Retry), 0
+		settle = func(f workflow.Future) {
 			var res activities.Result
 			var out any
 			err := f.Get(ctx, &res)
+			if used, ok := r.workerLost(ctx, err); ok && lost < InfraRetries {
+				// Same rule as runOn: a lost worker does not spend the
+				// tool's attempts; the item is scheduled again.
+				lost++
+				attempts = max(attempts-used, 1)
+				pending++
+				sel.AddFuture(r.schedule(ctx, s, st, sc, rt, args, true, attempts), settle)
+				return
+			}
 			switch {
 			case err == nil:
 				out, err = r.toolOutput(s, rt, res)
@@ -229,7 +240,8 @@ func (r *run) foreachActivities(ctx workflow.Context, s *plan.Step, st *StepView
 				failed = true
 			}
 			st.ItemsDone++
-		})
+		}
+		sel.AddFuture(r.schedule(ctx, s, st, sc, rt, args, true, attempts), settle)
 	}
 	for ; pending > 0; pending-- {
 		sel.Select(ctx)
@@ -290,6 +302,14 @@ func (r *run) check(s *plan.Step, out any) error {
 
 // stepFailed applies the step's on_error rule.
 func (r *run) stepFailed(ctx workflow.Context, s *plan.Step, st *StepView, err error) {
+	if ctx.Err() != nil && temporal.IsCanceledError(err) {
+		// The run was cancelled: the step did not fail, and no on_error
+		// rule applies. The dispatcher ends the run as Canceled.
+		st.Status = StatusCanceled
+		st.Ended = workflow.Now(ctx)
+		r.publish(s, st)
+		return
+	}
 	st.Status = StatusFailed
 	st.Error = Describe(err)
 	st.Ended = workflow.Now(ctx)

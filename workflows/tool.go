@@ -32,6 +32,21 @@ func (r *run) tool(ctx workflow.Context, s *plan.Step, st *StepView, sc *scope, 
 	if (len(chain) > 1 || s.Auto) && !r.liveKnown {
 		r.probe(ctx)
 	}
+	if s.Auto && r.liveKnown && workflow.GetVersion(ctx, ChangeAutoLiveOnly, workflow.DefaultVersion, 1) == 1 {
+		// auto picks only among live pools: a runtime with no pollers is
+		// not a choice, however early it stands in the chain.
+		var live []string
+		for _, rt := range chain {
+			if r.live[rt] {
+				live = append(live, rt)
+			}
+		}
+		if len(live) == 0 {
+			return nil, temporal.NewNonRetryableApplicationError(
+				fmt.Sprintf("step %s: runtime auto: no live pool offers tool %s (looked at %s)", s.ID, s.Tool, strings.Join(chain, ", ")), ErrNoPool, nil)
+		}
+		chain = live
+	}
 	var tried []string
 	for k := 0; k < len(chain); k++ {
 		rt := chain[k]
@@ -41,8 +56,7 @@ func (r *run) tool(ctx workflow.Context, s *plan.Step, st *StepView, sc *scope, 
 			continue
 		}
 		st.Runtime = rt
-		var res activities.Result
-		err := r.schedule(ctx, s, st, sc, rt, args).Get(ctx, &res)
+		res, err := r.runOn(ctx, s, st, sc, rt, args, k == len(chain)-1)
 		if err == nil {
 			return r.toolOutput(s, rt, res)
 		}
@@ -60,6 +74,89 @@ func (r *run) tool(ctx workflow.Context, s *plan.Step, st *StepView, sc *scope, 
 	}
 	return nil, noPool(s, tried)
 }
+
+// runOn runs one execution of s on runtime rt until it succeeds, fails as
+// the step's retry policy says, or is not started in time. Two things do
+// not count against the attempts the step grants its tool:
+//   - a live pool that is merely busy: when the schedule-to-start timeout
+//     passes but rt still has live pollers, the step queues again on rt
+//     instead of falling back (fallback is for pools that are gone);
+//   - a lost worker: a heartbeat or start-to-close timeout means the
+//     worker died or hung, not that the tool failed. The activity is
+//     scheduled again with the tool attempts it had left, up to
+//     InfraRetries times.
+func (r *run) runOn(ctx workflow.Context, s *plan.Step, st *StepView, sc *scope, rt string, args json.RawMessage, last bool) (activities.Result, error) {
+	attempts := toolAttempts(s.Retry)
+	for lost := 0; ; {
+		var res activities.Result
+		err := r.schedule(ctx, s, st, sc, rt, args, last, attempts).Get(ctx, &res)
+		switch {
+		case err == nil:
+			return res, nil
+		case isScheduleToStart(err) && !last:
+			if workflow.GetVersion(ctx, ChangeBusyPoolQueues, workflow.DefaultVersion, 1) == 1 {
+				r.probe(ctx)
+				if r.liveKnown && r.live[rt] {
+					continue // busy, not gone: keep the place in this pool's queue
+				}
+			}
+		case lost < InfraRetries:
+			if used, ok := r.workerLost(ctx, err); ok {
+				lost++
+				attempts = max(attempts-used, 1)
+				continue
+			}
+		}
+		return res, err
+	}
+}
+
+// InfraRetries is how many times one execution of a step is scheduled
+// again after its worker was lost (heartbeat or start-to-close timeout),
+// on top of the attempts the step grants its tool.
+const InfraRetries = 3
+
+// Timeout failure types the server matches against a retry policy's
+// non-retryable error types (the server's "TemporalTimeout:" prefix).
+var (
+	timeoutStartToClose = "TemporalTimeout:" + enumspb.TIMEOUT_TYPE_START_TO_CLOSE.String()
+	timeoutHeartbeat    = "TemporalTimeout:" + enumspb.TIMEOUT_TYPE_HEARTBEAT.String()
+)
+
+// workerLost reports whether err is an activity that timed out because its
+// worker stopped answering, and how many tool attempts it used before that
+// (the pools record the attempt number in their heartbeats).
+func (r *run) workerLost(ctx workflow.Context, err error) (used int, ok bool) {
+	var te *temporal.TimeoutError
+	if !errors.As(err, &te) {
+		return 0, false
+	}
+	if t := te.TimeoutType(); t != enumspb.TIMEOUT_TYPE_HEARTBEAT && t != enumspb.TIMEOUT_TYPE_START_TO_CLOSE {
+		return 0, false
+	}
+	if workflow.GetVersion(ctx, ChangeInfraRetries, workflow.DefaultVersion, 1) != 1 {
+		return 0, false
+	}
+	attempt := 1
+	if te.HasLastHeartbeatDetails() {
+		var hb activities.Heartbeat
+		if te.LastHeartbeatDetails(&hb) == nil && hb.Attempt > 0 {
+			attempt = hb.Attempt
+		}
+	}
+	return attempt - 1, true // the attempt that timed out is not the tool's
+}
+
+func toolAttempts(rp *plan.Retry) int {
+	if rp != nil && rp.Attempts > 0 {
+		return rp.Attempts
+	}
+	return DefaultAttempts
+}
+
+// DefaultAttempts is how many times a step's tool runs when the step sets
+// no retry.attempts.
+const DefaultAttempts = 3
 
 // toolOutput is a step's output from its activity's result.
 func (r *run) toolOutput(s *plan.Step, rt string, res activities.Result) (any, error) {
@@ -157,19 +254,21 @@ func (r *run) scheduleToStart(s *plan.Step) time.Duration {
 
 // schedule schedules the step's activity on one runtime's queue; the
 // future's value is an activities.Result.
-func (r *run) schedule(ctx workflow.Context, s *plan.Step, st *StepView, sc *scope, rt string, args json.RawMessage) workflow.Future {
+// The last runtime of a chain has no schedule-to-start timeout unless the
+// author wrote one: there is nowhere to fall back to, so a busy pool queues
+// the step. attempts is how many tool attempts the activity may use.
+func (r *run) schedule(ctx workflow.Context, s *plan.Step, st *StepView, sc *scope, rt string, args json.RawMessage, last bool, attempts int) workflow.Future {
 	timeout := s.Timeout.D()
 	if timeout <= 0 {
 		timeout = DefaultStepTimeout
 	}
-	id := s.ID
-	item := 0
+	scope, item := ScopeNone, 0
 	if sc != nil {
 		item = sc.index
 		if sc.hasItem {
-			id = fmt.Sprintf("%s#%d", s.ID, sc.index)
+			scope = ScopeItem
 		} else if sc.turn {
-			id = fmt.Sprintf("%s~%d", s.ID, sc.index)
+			scope = ScopeTurn
 		}
 	}
 	summary := s.ID
@@ -180,13 +279,20 @@ func (r *run) schedule(ctx workflow.Context, s *plan.Step, st *StepView, sc *sco
 	if len(st.Hops) > 0 {
 		summary += " (fallback from " + st.Hops[len(st.Hops)-1].From + ")"
 	}
+	sts := r.scheduleToStart(s)
+	if last && s.ScheduleToStart <= 0 {
+		sts = 0
+	}
+	rp := retryPolicy(s.Retry)
+	rp.MaximumAttempts = int32(attempts)
+	rp.NonRetryableErrorTypes = append(rp.NonRetryableErrorTypes[:len(rp.NonRetryableErrorTypes):len(rp.NonRetryableErrorTypes)], timeoutStartToClose, timeoutHeartbeat)
 	ao := workflow.ActivityOptions{
 		TaskQueue:              RuntimeQueue(r.in.Options.QueuePrefix, rt),
-		ActivityID:             id + "@" + rt,
-		ScheduleToStartTimeout: r.scheduleToStart(s),
+		ActivityID:             ActivityID(s.ID, scope, item, rt),
+		ScheduleToStartTimeout: sts,
 		StartToCloseTimeout:    timeout,
 		HeartbeatTimeout:       heartbeatTimeout(timeout),
-		RetryPolicy:            retryPolicy(s.Retry),
+		RetryPolicy:            rp,
 		Summary:                summary,
 	}
 	call := activities.Call{
@@ -221,7 +327,7 @@ func retryPolicy(rp *plan.Retry) *temporal.RetryPolicy {
 		InitialInterval:    time.Second,
 		BackoffCoefficient: 2,
 		MaximumInterval:    time.Minute,
-		MaximumAttempts:    3,
+		MaximumAttempts:    DefaultAttempts,
 	}
 	if rp == nil {
 		return p

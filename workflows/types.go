@@ -10,7 +10,17 @@ import (
 const (
 	// QueryState returns the run's State.
 	QueryState = "tars.state"
-	// SignalApprove delivers an Approval to an approval step.
+	// UpdateApprove is the Update that delivers a Decision to an approval
+	// step. Its validator rejects, with the reason, a decision for an
+	// unknown step, a step that is not an approval, or one already decided
+	// or timed out; the accepted Update returns a DecisionResult.
+	//
+	//	temporal workflow update execute --workflow-id RUN_ID --name tars.approve \
+	//	  --input '{"step":"approve","approved":true,"by":"ana","comment":"go"}'
+	UpdateApprove = "tars.approve"
+	// SignalApprove delivers a Decision as a signal. It is kept so that
+	// runs and clients from before UpdateApprove keep working; a signal
+	// cannot be refused, so a bad one is only logged. Prefer the Update.
 	SignalApprove = "tars.approve"
 	// DefaultQueuePrefix is the task queue prefix: tars.<runtime>.
 	DefaultQueuePrefix = "tars"
@@ -58,12 +68,22 @@ type Options struct {
 	ScheduleToStart plan.Duration `json:"schedule_to_start,omitempty"`
 }
 
-// Approval is the payload of SignalApprove.
-type Approval struct {
+// Decision is a person's answer to an approval step: the payload of
+// UpdateApprove (and SignalApprove).
+type Decision struct {
 	Step     string `json:"step"`
 	Approved bool   `json:"approved"`
 	By       string `json:"by,omitempty"`
 	Comment  string `json:"comment,omitempty"`
+}
+
+// DecisionResult is what an accepted UpdateApprove returns.
+type DecisionResult struct {
+	Step     string `json:"step"`
+	Approved bool   `json:"approved"`
+	// Waiting says whether the step was already waiting for the decision
+	// (false: it was decided before the run reached it).
+	Waiting bool `json:"waiting"`
 }
 
 // RunResult is the workflow result.
@@ -82,6 +102,9 @@ const (
 	StatusSkipped = "skipped"
 	StatusPaused  = "paused" // a loop paused for continue-as-new
 	StatusHandled = "handled"
+	// StatusCanceled: the run was cancelled while the step was running or
+	// waiting, so it never finished.
+	StatusCanceled = "canceled"
 )
 
 // StepView is one step's state as the query and the result show it.
@@ -124,5 +147,5 @@ type Snapshot struct {
 	Steps     map[string]*StepView `json:"steps"`
 	Executed  int                  `json:"executed"`
 	Budgets   map[string]float64   `json:"budgets,omitempty"`
-	Approvals map[string]Approval  `json:"approvals,omitempty"`
+	Approvals map[string]Decision  `json:"approvals,omitempty"`
 }

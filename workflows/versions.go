@@ -16,4 +16,22 @@ const (
 	// item. The activities are the same; their commands may interleave
 	// differently with other steps'. Version 1 = selector.
 	ChangeForeachSelector = "tars-foreach-selector"
+
+	// ChangeBusyPoolQueues: when a step is not started within its
+	// schedule-to-start timeout on a runtime that is not the last of its
+	// chain, the interpreter asks which pools are live and queues the step
+	// again on the same runtime if it is (busy, not gone), instead of
+	// falling back. Version 1 = queue again on a live pool.
+	ChangeBusyPoolQueues = "tars-busy-pool-queues"
+
+	// ChangeInfraRetries: a step's activity whose worker was lost
+	// (heartbeat or start-to-close timeout, which the retry policy now
+	// makes final for the activity) is scheduled again with the tool
+	// attempts it had left, up to InfraRetries times. Version 1 = retried.
+	ChangeInfraRetries = "tars-infra-retries"
+
+	// ChangeAutoLiveOnly: a `runtime: auto` step chooses only among pools
+	// with live pollers, and fails with NoPool when there is none.
+	// Version 1 = live pools only.
+	ChangeAutoLiveOnly = "tars-auto-live-only"
 )

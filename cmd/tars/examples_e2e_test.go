@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/tars-engine/tars/activities/hyperlight/kvm"
 	"github.com/tars-engine/tars/plan"
 	"github.com/tars-engine/tars/workflows"
 )
@@ -71,7 +72,17 @@ func TestExamplesRunOnNativePool(t *testing.T) {
 // Sandboxed pools end to end: WASM tools run on tars.wasm, hyperlight
 // guests on tars.hyperlight, and the incident triage spans four runtimes.
 func TestExamplesOnSandboxPools(t *testing.T) {
-	e := newTestEnv(t, "native", "wasm", "hyperlight")
+	pools := []string{"native", "wasm"}
+	kvmErr := kvm.Check()
+	if kvmErr == nil {
+		pools = append(pools, "hyperlight")
+	}
+	e := newTestEnv(t, pools...)
+	needKVM := func(t *testing.T) {
+		if kvmErr != nil {
+			t.Skipf("needs the hyperlight pool, and this host cannot run micro-VMs: %v", kvmErr)
+		}
+	}
 	t.Run("data-quality on wasm", func(t *testing.T) {
 		p := e.compile("../../metascripts/examples/data-quality.yaml")
 		id := e.start(p, nil)
@@ -85,6 +96,7 @@ func TestExamplesOnSandboxPools(t *testing.T) {
 		}
 	})
 	t.Run("secure-exec on hyperlight", func(t *testing.T) {
+		needKVM(t)
 		p := e.compile("../../metascripts/examples/secure-exec.yaml")
 		payload := `{"action":"restart","service":"db"}`
 		id := e.start(p, map[string]any{"payload": payload})
@@ -97,6 +109,7 @@ func TestExamplesOnSandboxPools(t *testing.T) {
 		}
 	})
 	t.Run("incident-triage across runtimes", func(t *testing.T) {
+		needKVM(t)
 		p := e.compile("../../metascripts/examples/incident-triage.yaml")
 		id := e.start(p, map[string]any{"incident": "db latency"})
 		require.Eventually(t, func() bool {
@@ -104,7 +117,7 @@ func TestExamplesOnSandboxPools(t *testing.T) {
 			return err == nil && st.Steps[3].Status == workflows.StatusWaiting
 		}, time.Minute, 100*time.Millisecond, "the approval step waits for a decision")
 		require.NoError(t, e.c.SignalWorkflow(context.Background(), id, "", workflows.SignalApprove,
-			workflows.Approval{Step: "approve", Approved: true, By: "e2e"}))
+			workflows.Decision{Step: "approve", Approved: true, By: "e2e"}))
 		res, err := e.result(id, 2*time.Minute)
 		require.NoError(t, err)
 		assert.Equal(t, true, res.Outputs["fixed"])

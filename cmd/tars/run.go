@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -16,6 +17,7 @@ import (
 	"github.com/spf13/cobra"
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
 	"gopkg.in/yaml.v3"
 
 	"github.com/tars-engine/tars/plan"
@@ -382,15 +384,20 @@ func newApproveCmd(g *globals) *cobra.Command {
 			if by == "" {
 				by = os.Getenv("USER")
 			}
-			a := workflows.Approval{Step: args[1], Approved: !reject, By: by, Comment: comment}
-			if err := c.SignalWorkflow(ctx, args[0], "", workflows.SignalApprove, a); err != nil {
-				return fmt.Errorf("run %s: %w", args[0], err)
+			d := workflows.Decision{Step: args[1], Approved: !reject, By: by, Comment: comment}
+			res, err := decide(ctx, c, args[0], d)
+			if err != nil {
+				return err
 			}
 			word := "approved"
-			if reject {
+			if !res.Approved {
 				word = "rejected"
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "%s step %s of run %s\n", word, args[1], args[0])
+			when := ""
+			if !res.Waiting {
+				when = " (recorded before the run reached it)"
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%s step %s of run %s%s\n", word, res.Step, args[0], when)
 			return nil
 		},
 	}
@@ -398,4 +405,27 @@ func newApproveCmd(g *globals) *cobra.Command {
 	c.Flags().StringVar(&by, "by", "", "who decides (default $USER)")
 	c.Flags().StringVar(&comment, "comment", "", "a comment recorded with the decision")
 	return c
+}
+
+// decide delivers a decision with the workflows.UpdateApprove Update and
+// waits for the run to accept or refuse it; a refusal (unknown step, not an
+// approval, already decided, timed out) comes back as an error with the
+// run's reason.
+func decide(ctx context.Context, c client.Client, runID string, d workflows.Decision) (workflows.DecisionResult, error) {
+	h, err := c.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
+		WorkflowID: runID, UpdateName: workflows.UpdateApprove, Args: []any{d},
+		WaitForStage: client.WorkflowUpdateStageCompleted,
+	})
+	var res workflows.DecisionResult
+	if err == nil {
+		err = h.Get(ctx, &res)
+	}
+	if err != nil {
+		var ae *temporal.ApplicationError
+		if errors.As(err, &ae) {
+			return res, fmt.Errorf("run %s refused the decision: %s", runID, ae.Message())
+		}
+		return res, fmt.Errorf("run %s: %w", runID, err)
+	}
+	return res, nil
 }

@@ -213,24 +213,23 @@ func (b *builder) event(e *historypb.HistoryEvent) {
 		if a.GetSignalName() != workflows.SignalApprove {
 			return
 		}
-		var ap workflows.Approval
+		var ap workflows.Decision
 		if decodePayloads(a.GetInput(), &ap) != nil {
 			return
 		}
-		d := &Approval{Step: ap.Step, Approved: ap.Approved, By: ap.By, Comment: ap.Comment, Time: e.GetEventTime().AsTime(), EventID: e.GetEventId()}
-		t.Approvals = append(t.Approvals, d)
-		if s := t.Step(ap.Step); s != nil {
-			if s.Approval != nil {
-				// The interpreter keeps the first decision, or the default
-				// when the step's timer fired first.
-				d.Ignored = true
-				return
-			}
-			s.Approval = d
-			if s.EventID == 0 {
-				s.EventID = e.GetEventId()
-			}
+		b.decision(e, ap)
+
+	case enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED:
+		a := e.GetWorkflowExecutionUpdateAcceptedEventAttributes()
+		in := a.GetAcceptedRequest().GetInput()
+		if in.GetName() != workflows.UpdateApprove {
+			return
 		}
+		var ap workflows.Decision
+		if decodePayloads(in.GetArgs(), &ap) != nil {
+			return
+		}
+		b.decision(e, ap)
 
 	case enumspb.EVENT_TYPE_TIMER_STARTED:
 		b.timerStarted(e)
@@ -355,7 +354,7 @@ func (b *builder) scheduled(e *historypb.HistoryEvent) {
 	}
 	act.Runtime = rt
 	if act.Runtime == "" {
-		act.Runtime = queueRuntime(act.TaskQueue)
+		act.Runtime = workflows.RuntimeOfQueue(act.TaskQueue)
 	}
 	if step == nil {
 		b.t.Probes = append(b.t.Probes, act) // unknown activity: keep it visible
@@ -368,37 +367,13 @@ func (b *builder) scheduled(e *historypb.HistoryEvent) {
 	}
 }
 
-// parseActivityID reads "<step>@<rt>", "<step>#<item>@<rt>" and
-// "<step>~<turn>@<rt>" (workflows.schedule).
+// parseActivityID reads an id written by workflows.ActivityID.
 func (b *builder) parseActivityID(id string) (s *Step, scope string, index int, rt string) {
-	at := strings.LastIndexByte(id, '@')
-	if at < 0 {
-		return nil, "", 0, ""
-	}
-	head, rt := id[:at], id[at+1:]
-	if s := b.t.Step(head); s != nil {
-		return s, "", 0, rt
-	}
-	k := strings.LastIndexAny(head, "#~")
-	if k < 0 {
+	step, scope, index, rt, ok := workflows.ParseActivityID(id, func(id string) bool { return b.t.Step(id) != nil })
+	if !ok {
 		return nil, "", 0, rt
 	}
-	n, err := strconv.Atoi(head[k+1:])
-	if err != nil {
-		return nil, "", 0, rt
-	}
-	scope = "item"
-	if head[k] == '~' {
-		scope = "turn"
-	}
-	return b.t.Step(head[:k]), scope, n, rt
-}
-
-func queueRuntime(queue string) string {
-	if i := strings.LastIndexByte(queue, '.'); i >= 0 {
-		return queue[i+1:]
-	}
-	return queue
+	return b.t.Step(step), scope, index, rt
 }
 
 func (b *builder) close(scheduledID int64, e *historypb.HistoryEvent, status string) *Activity {
@@ -645,7 +620,7 @@ func (b *builder) stepTimes(s *Step) {
 		if s.Start.IsZero() || a.Scheduled.Before(s.Start) {
 			s.Start = a.Scheduled
 		}
-		if a.Closed.After(s.End) && terminalStatus(s.Status) {
+		if a.Closed.After(s.End) && workflows.Terminal(s.Status) {
 			s.End = a.Closed
 		}
 	}
@@ -653,7 +628,7 @@ func (b *builder) stepTimes(s *Step) {
 		if s.Start.IsZero() {
 			s.Start = c.Initiated
 		}
-		if s.End.IsZero() && terminalStatus(s.Status) {
+		if s.End.IsZero() && workflows.Terminal(s.Status) {
 			s.End = c.Closed
 		}
 	}
@@ -664,18 +639,10 @@ func (b *builder) stepTimes(s *Step) {
 		s.Start = s.End
 	}
 	end := s.End
-	if end.IsZero() && !s.Start.IsZero() && !terminalStatus(s.Status) {
+	if end.IsZero() && !s.Start.IsZero() && !workflows.Terminal(s.Status) {
 		end = b.t.Start.Add(b.t.Duration.D())
 	}
 	s.Duration = between(s.Start, end)
-}
-
-func terminalStatus(st string) bool {
-	switch st {
-	case workflows.StatusOK, workflows.StatusFailed, workflows.StatusSkipped, workflows.StatusHandled:
-		return true
-	}
-	return false
 }
 
 // totals sums activities per agent, runtime, team, department and run, and
@@ -692,7 +659,7 @@ func (b *builder) totals() {
 	}
 	for _, s := range t.Steps {
 		at := agentTotal(s.Agent)
-		if len(s.Activities) > 0 || s.Child != nil || s.Approval != nil || terminalStatus(s.Status) {
+		if len(s.Activities) > 0 || s.Child != nil || s.Approval != nil || workflows.Terminal(s.Status) {
 			at.Steps++
 			t.Totals.Run.Steps++
 		}
@@ -862,4 +829,26 @@ func orElse(a, b string) string {
 		return a
 	}
 	return b
+}
+
+// decision records a person's decision on an approval step, delivered by
+// workflows.UpdateApprove or (older runs) workflows.SignalApprove.
+func (b *builder) decision(e *historypb.HistoryEvent, ap workflows.Decision) {
+	t := b.t
+	d := &Approval{Step: ap.Step, Approved: ap.Approved, By: ap.By, Comment: ap.Comment, Time: e.GetEventTime().AsTime(), EventID: e.GetEventId()}
+	t.Approvals = append(t.Approvals, d)
+	s := t.Step(ap.Step)
+	if s == nil {
+		return
+	}
+	if s.Approval != nil {
+		// The interpreter keeps the first decision, or the default when the
+		// step's timer fired first.
+		d.Ignored = true
+		return
+	}
+	s.Approval = d
+	if s.EventID == 0 {
+		s.EventID = e.GetEventId()
+	}
 }

@@ -60,7 +60,7 @@ func WriteMermaid(w io.Writer, t *Trace) error {
 				label += fmt.Sprintf(" · %d hops", len(s.Hops))
 			}
 			se := s.Start.Add(s.Duration.D())
-			if s.End.IsZero() && !terminalStatus(s.Status) {
+			if s.End.IsZero() && !workflows.Terminal(s.Status) {
 				se = end
 			}
 			n++

@@ -1,0 +1,75 @@
+package workflows
+
+import (
+	"strconv"
+	"strings"
+)
+
+// The interpreter writes these facts into the history and the trace reads
+// them back; both go through the functions below, so there is one encoding.
+
+// Activity id scopes: a step's single activity, one item of a foreach, or
+// one turn of a while loop.
+const (
+	ScopeNone = ""
+	ScopeItem = "item"
+	ScopeTurn = "turn"
+)
+
+// ActivityID is the id of the activity that runs step (in scope, at index)
+// on runtime rt: "<step>@<rt>", "<step>#<item>@<rt>" or "<step>~<turn>@<rt>".
+func ActivityID(step, scope string, index int, rt string) string {
+	switch scope {
+	case ScopeItem:
+		return step + "#" + strconv.Itoa(index) + "@" + rt
+	case ScopeTurn:
+		return step + "~" + strconv.Itoa(index) + "@" + rt
+	}
+	return step + "@" + rt
+}
+
+// ParseActivityID reads an id written by ActivityID. known says whether a
+// step id exists, so that a step named like "a#1" is not split. ok is false
+// for ids the interpreter did not write.
+func ParseActivityID(id string, known func(step string) bool) (step, scope string, index int, rt string, ok bool) {
+	at := strings.LastIndexByte(id, '@')
+	if at < 0 {
+		return "", "", 0, "", false
+	}
+	head, rt := id[:at], id[at+1:]
+	if known(head) {
+		return head, ScopeNone, 0, rt, true
+	}
+	k := strings.LastIndexAny(head, "#~")
+	if k < 0 {
+		return "", "", 0, rt, false
+	}
+	n, err := strconv.Atoi(head[k+1:])
+	if err != nil || !known(head[:k]) {
+		return "", "", 0, rt, false
+	}
+	scope = ScopeItem
+	if head[k] == '~' {
+		scope = ScopeTurn
+	}
+	return head[:k], scope, n, rt, true
+}
+
+// RuntimeOfQueue is the runtime a task queue written by RuntimeQueue
+// serves: the part after the prefix ("tars.wasm" -> "wasm").
+func RuntimeOfQueue(queue string) string {
+	if i := strings.LastIndexByte(queue, '.'); i >= 0 {
+		return queue[i+1:]
+	}
+	return queue
+}
+
+// Terminal reports whether a step status is final: the step will not run
+// again in this run.
+func Terminal(status string) bool {
+	switch status {
+	case StatusOK, StatusFailed, StatusSkipped, StatusHandled, StatusCanceled:
+		return true
+	}
+	return false
+}
