@@ -38,7 +38,7 @@ type fakePools struct {
 	live     map[string]bool // what the first probe reports
 	// busy counts schedule-to-start timeouts to answer on a live runtime
 	// before it takes the task: a pool that is alive but has no free slot.
-	busy   map[string]int
+	busy      map[string]int
 	probes    atomic.Int32
 	lostCalls int
 	usage     float64
