@@ -15,17 +15,24 @@ import (
 // activity task queues have live pollers.
 type Pollers struct {
 	Client client.Client
-	// Fresh is how recently a poller must have polled to count as live.
-	// A live worker long-polls for up to a minute at a time, so the
-	// default is 70s; the fallback on schedule-to-start covers stale hits.
+	// Fresh is how recently a poller must have polled to count as live
+	// (default DefaultLivenessWindow).
 	Fresh time.Duration
 }
+
+// DefaultLivenessWindow is how recently a pool's poller must have polled
+// for the pool to count as live. A worker re-polls each time the server
+// answers its long poll, which `tars dev` does every 5 s
+// (matching.longPollExpirationInterval); a cluster must set that interval
+// under this window for TARS's task queues (docs/deploy.md), or idle pools
+// look dead.
+const DefaultLivenessWindow = 10 * time.Second
 
 // Pollers asks the server which activity task queues have pollers.
 func (a *Pollers) Pollers(ctx context.Context, req workflows.PollersRequest) (workflows.PollersResult, error) {
 	fresh := a.Fresh
 	if fresh == 0 {
-		fresh = 70 * time.Second
+		fresh = DefaultLivenessWindow
 	}
 	res := workflows.PollersResult{Live: map[string]bool{}, Pollers: map[string]int{}}
 	for rt, q := range req.Queues {

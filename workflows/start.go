@@ -1,9 +1,16 @@
 package workflows
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
+	"time"
+
+	"go.temporal.io/api/serviceerror"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
@@ -102,4 +109,55 @@ func StartOptions(p *plan.Plan, id string, o Options) client.StartWorkflowOption
 		StaticDetails:            Details(p),
 		TypedSearchAttributes:    SearchAttributes(p),
 	}
+}
+
+// StartRun starts a run like client.ExecuteWorkflow (workflowType is a
+// type name or a workflow function), and retries a start
+// that the server refused for load (resource exhausted, unavailable, or
+// the call's deadline passed while ctx still has time) with backoff, until
+// ctx ends or StartRetryFor passes. Retries are idempotent by workflow id:
+// the first try fails if the id is already running, a retry takes the run
+// an earlier try may have started before its answer was lost.
+func StartRun(ctx context.Context, c client.Client, opts client.StartWorkflowOptions, workflowType any, input any) (client.WorkflowRun, error) {
+	deadline := time.Now().Add(StartRetryFor)
+	wait := 100 * time.Millisecond
+	opts.WorkflowExecutionErrorWhenAlreadyStarted = true
+	for try := 1; ; try++ {
+		run, err := c.ExecuteWorkflow(ctx, opts, workflowType, input)
+		if err == nil || !retryableStart(ctx, err) || time.Now().Add(wait).After(deadline) {
+			if err != nil && try > 1 {
+				err = fmt.Errorf("after %d tries: %w", try, err)
+			}
+			return run, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 5*time.Second)
+		opts.WorkflowExecutionErrorWhenAlreadyStarted = false
+	}
+}
+
+// StartRetryFor bounds how long StartRun keeps retrying a refused start.
+const StartRetryFor = 2 * time.Minute
+
+func retryableStart(ctx context.Context, err error) bool {
+	if ctx.Err() != nil {
+		return false
+	}
+	var exhausted *serviceerror.ResourceExhausted
+	var unavailable *serviceerror.Unavailable
+	var deadline *serviceerror.DeadlineExceeded
+	switch {
+	case errors.As(err, &exhausted), errors.As(err, &unavailable), errors.As(err, &deadline),
+		errors.Is(err, context.DeadlineExceeded):
+		return true
+	}
+	switch status.Code(err) {
+	case codes.ResourceExhausted, codes.Unavailable, codes.DeadlineExceeded:
+		return true
+	}
+	return false
 }

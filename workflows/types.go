@@ -149,3 +149,18 @@ type Snapshot struct {
 	Budgets   map[string]float64   `json:"budgets,omitempty"`
 	Approvals map[string]Decision  `json:"approvals,omitempty"`
 }
+
+// Settle makes a closed run's step states final. The state of a closed
+// run is read by replaying it to its last event; a run the server ended
+// (terminated, timed out) stops there with steps still running or
+// waiting, which would read as if they were. Those steps take the run's
+// end, closed ("terminated", "timed_out", ...), and keep their error.
+func (s *State) Settle(closed string) {
+	for i := range s.Steps {
+		st := &s.Steps[i]
+		if st.Status == StatusRunning || st.Status == StatusWaiting || st.Status == StatusPaused {
+			st.Status = closed
+			st.Prompt = "" // no longer waiting for anyone
+		}
+	}
+}

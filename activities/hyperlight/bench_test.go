@@ -140,3 +140,20 @@ func BenchmarkParallelCalls(b *testing.B) {
 	b.StopTimer()
 	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "calls/s")
 }
+
+// BenchmarkDeadline measures how late a guest in an infinite loop is
+// stopped after its call's deadline: late-ms is the time past a 200 ms
+// deadline, per call.
+func BenchmarkDeadline(b *testing.B) {
+	r := newRunner(b, Config{VMBudget: 1})
+	const deadline = 200 * time.Millisecond
+	var late time.Duration
+	for i := 0; i < b.N; i++ {
+		start := time.Now()
+		if _, err := runWithin(r, deadline, call("loop", `{}`)); err == nil {
+			b.Fatal("an infinite loop returned without error")
+		}
+		late += time.Since(start) - deadline
+	}
+	b.ReportMetric(float64(late.Microseconds())/1000/float64(b.N), "late-ms")
+}

@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -115,8 +116,8 @@ func startTarsDev(t *testing.T, db string, port int) *exec.Cmd {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), fmt.Sprintf("TARS_TEST_AS_MAIN=dev --db %s --port %d --ui-port -1 --trace-port -1 --pools native --log-level error", db, port))
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
+	out := &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = out, out
 	require.NoError(t, cmd.Start())
 	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
 	deadline := time.Now().Add(30 * time.Second)
@@ -166,4 +167,23 @@ func TestRunSurvivesDevServerRestart(t *testing.T) {
 	var res workflows.RunResult
 	require.NoError(t, c.GetWorkflow(ctx, id, "").Get(ctx, &res))
 	assert.Equal(t, "ok", res.Outputs["last"])
+}
+
+// syncBuffer is a bytes.Buffer safe to write from exec's copying
+// goroutines while the test reads it.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }

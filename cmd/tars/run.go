@@ -94,7 +94,7 @@ func runFile(ctx context.Context, g *globals, f *runFlags, file string, out io.W
 		id = newRunID(p.Name)
 	}
 	opts := workflows.StartOptions(p, id, workflows.Options{QueuePrefix: g.queuePrefix})
-	run, err := c.ExecuteWorkflow(ctx, opts, p.Name, workflows.RunInput{Plan: p, Inputs: inputs, Options: workflows.Options{QueuePrefix: g.queuePrefix}})
+	run, err := workflows.StartRun(ctx, c, opts, p.Name, workflows.RunInput{Plan: p, Inputs: inputs, Options: workflows.Options{QueuePrefix: g.queuePrefix}})
 	if err != nil {
 		return fmt.Errorf("start %s: %w", p.Name, err)
 	}
@@ -105,11 +105,11 @@ func runFile(ctx context.Context, g *globals, f *runFlags, file string, out io.W
 	if !f.quiet && !f.jsonOut {
 		fmt.Fprintf(out, "run %s\n    %s\n", run.GetID(), g.runLink(run.GetID()))
 	}
-	return follow1(ctx, g, c, run.GetID(), out, f.quiet || f.jsonOut, f.jsonOut)
+	return followRun(ctx, g, c, run.GetID(), out, f.quiet || f.jsonOut, f.jsonOut)
 }
 
-// follow1 shows live step states until the run closes, then its outputs.
-func follow1(ctx context.Context, g *globals, c client.Client, id string, out io.Writer, quiet, jsonOut bool) error {
+// followRun shows live step states until the run closes, then its outputs.
+func followRun(ctx context.Context, g *globals, c client.Client, id string, out io.Writer, quiet, jsonOut bool) error {
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt)
 	defer stop()
 	done := make(chan error, 1)
@@ -132,7 +132,7 @@ func follow1(ctx context.Context, g *globals, c client.Client, id string, out io
 				return nil
 			}
 			if err != nil {
-				fmt.Fprintf(out, "run %s failed: %s\n", id, workflows.Describe(err))
+				fmt.Fprintln(out, runOutcome(id, err))
 				return exitError{1}
 			}
 			return printOutputs(out, res.Outputs, jsonOut)
@@ -279,6 +279,9 @@ func newStatusCmd(g *globals) *cobra.Command {
 			}
 			info := d.GetWorkflowExecutionInfo()
 			st, qerr := queryState(ctx, c, args[0])
+			if s := info.GetStatus(); qerr == nil && s != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
+				st.Settle(runStatus(s))
+			}
 			if jsonOut {
 				enc := json.NewEncoder(cmd.OutOrStdout())
 				enc.SetIndent("", "  ")

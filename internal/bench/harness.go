@@ -383,7 +383,7 @@ func (e *env) sample(ctx context.Context, plans *Metascripts, w, impl string) (S
 		o := workflows.Options{QueuePrefix: TARSPrefix}
 		start = func(ctx context.Context, i int) (client.WorkflowRun, error) {
 			id := e.nextID(tarsPlan.Name)
-			return e.Client.ExecuteWorkflow(ctx, workflows.StartOptions(tarsPlan, id, o), tarsPlan.Name,
+			return workflows.StartRun(ctx, e.Client, workflows.StartOptions(tarsPlan, id, o), tarsPlan.Name,
 				workflows.RunInput{Plan: tarsPlan, Inputs: tarsIn, Options: o})
 		}
 	} else {
@@ -394,7 +394,9 @@ func (e *env) sample(ctx context.Context, plans *Metascripts, w, impl string) (S
 		start = func(ctx context.Context, i int) (client.WorkflowRun, error) {
 			o := opts
 			o.ID = e.nextID(impl + "-" + w)
-			return e.client(impl).ExecuteWorkflow(ctx, o, goType, goIn)
+			// The same start as TARS's (retried when refused for load),
+			// so that the two sides differ only in the workflow.
+			return workflows.StartRun(ctx, e.client(impl), o, goType, goIn)
 		}
 	}
 	// The last sample's garbage is not this one's to collect.

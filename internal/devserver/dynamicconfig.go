@@ -49,9 +49,23 @@ func TunedDynamicConfig() map[string]any {
 		// yet: the close is dropped and the caller waits out the whole poll,
 		// 20 s by default. Measured here: 1 tuned run in 16 (p99 20 s); even
 		// Temporal's defaults lose 1 isolated run in 70. A short poll bounds
-		// the loss to 100 ms; the price is one cheap re-poll (a cached
-		// mutable-state read) per waiting client per 100 ms.
-		"history.longPollExpirationInterval": 100 * time.Millisecond,
+		// the loss to the interval; the price is one cheap re-poll (a cached
+		// mutable-state read) per waiting client per interval. At 100 ms a
+		// burst of 1,000 runs whose clients all wait for their results made
+		// 10,000 re-polls a second, which starved the single SQLite
+		// connection until starts timed out and the shard was lost
+		// (TestBurstOfStartsLosesNone); 1 s keeps that burst working and
+		// bounds a lost close to one second.
+		"history.longPollExpirationInterval": time.Second,
+
+		// Task-queue long polls. An idle worker's poll is answered empty
+		// after this interval and the worker polls again, which refreshes
+		// its poller's last-access time. TARS counts a pool as live when a
+		// poller was seen within workers.DefaultLivenessWindow (10 s), so
+		// the interval must stay well under it: at Temporal's default of a
+		// minute, an idle live pool looks dead and a killed one looks live
+		// for a minute. The price is one empty poll per poller per 5 s.
+		"matching.longPollExpirationInterval": 5 * time.Second,
 
 		// Queue checkpoints. A queue drops finished tasks from memory, counts
 		// them off its pending-task limit and deletes them from the database

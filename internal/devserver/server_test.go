@@ -22,10 +22,13 @@ import (
 	"go.temporal.io/sdk/temporal"
 )
 
-func TestStartIsReadyWithinFiveSeconds(t *testing.T) {
+// Start returns a server that answers. How fast is BenchmarkOneStepLatency's
+// and docs/devserver.md's to show; while the other packages' tests load the
+// machine, only a bound that catches a hang is honest here.
+func TestStartIsReadyWithinAMinute(t *testing.T) {
 	sharedServer(t)
 	t.Logf("Start returned a ready server in %v", shared.start)
-	assert.Less(t, shared.start, 5*time.Second)
+	assert.Less(t, shared.start, time.Minute)
 }
 
 func TestWorkflowRoundTrip(t *testing.T) {
