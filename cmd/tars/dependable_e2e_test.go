@@ -298,3 +298,17 @@ func TestRunOutcomeWords(t *testing.T) {
 	assert.Equal(t, "run r timed out: it passed policy.timeout", runOutcome("r", temporal.NewTimeoutError(enumspb.TIMEOUT_TYPE_START_TO_CLOSE, nil)))
 	assert.Equal(t, "run r failed: boom [StepFailed]", runOutcome("r", temporal.NewApplicationError("boom", workflows.ErrStepFailed)))
 }
+
+// tars dev --run says when an example needs a pool this machine cannot
+// serve, instead of waiting for it (issue 13, item 8).
+func TestUnservableStepsAreNamed(t *testing.T) {
+	g := &globals{}
+	require.NoError(t, g.resolve())
+	p, err := g.compile("../../metascripts/examples/incident-triage.yaml")
+	require.NoError(t, err)
+	steps, rts := unservable(p, []string{"native", "wasm"})
+	assert.Equal(t, []string{"step fix (tool policy-check) needs hyperlight"}, steps)
+	assert.Equal(t, []string{"hyperlight"}, rts)
+	steps, _ = unservable(p, []string{"native", "wasm", "hyperlight"})
+	assert.Empty(t, steps)
+}

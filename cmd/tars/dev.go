@@ -62,6 +62,12 @@ Ready within seconds; stop with Ctrl-C. With --db FILE, runs survive a restart.`
 				fmt.Fprintf(out, "  database  %s\n", f.db)
 			}
 			if f.run != "" {
+				if p, err := g.compile(f.run); err == nil {
+					if steps, rts := unservable(p, d.pools); len(steps) > 0 {
+						return fmt.Errorf("%s cannot run on this machine: %s. This machine serves %s; %s",
+							f.run, strings.Join(steps, "; "), strings.Join(d.pools, ", "), whyNot(rts))
+					}
+				}
 				err := runFile(ctx, g, &f.runFlags, f.run, out, true)
 				if f.exit || err != nil {
 					return err
