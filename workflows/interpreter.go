@@ -17,14 +17,14 @@ import (
 
 // Error type names the interpreter fails a run with.
 const (
-	ErrStepFailed    = "StepFailed"
-	ErrCheckFailed   = "CheckFailed"
-	ErrNoPool        = "NoPool"
-	ErrMaxSteps      = "PolicyMaxSteps"
-	ErrBudget        = "BudgetExceeded"
-	ErrBadInput      = "BadInput"
-	ErrExpression    = "ExpressionError"
-	ErrPlanUnsupport = "PlanUnsupported"
+	ErrStepFailed      = "StepFailed"
+	ErrCheckFailed     = "CheckFailed"
+	ErrNoPool          = "NoPool"
+	ErrMaxSteps        = "PolicyMaxSteps"
+	ErrBudget          = "BudgetExceeded"
+	ErrBadInput        = "BadInput"
+	ErrExpression      = "ExpressionError"
+	ErrPlanUnsupported = "PlanUnsupported"
 )
 
 // Interpreter is the dynamic workflow: every metascript's runs execute it,
@@ -96,7 +96,7 @@ func newRun(ctx workflow.Context, in RunInput) (*run, error) {
 	if p.Schema > plan.SchemaVersion {
 		return nil, temporal.NewNonRetryableApplicationError(
 			fmt.Sprintf("plan schema %d is newer than this interpreter's %d: upgrade the workers", p.Schema, plan.SchemaVersion),
-			ErrPlanUnsupport, nil)
+			ErrPlanUnsupported, nil)
 	}
 	env, err := planEnv(p)
 	if err != nil {
@@ -361,14 +361,16 @@ func (r *run) execute(ctx workflow.Context) (*RunResult, error) {
 			return nil, r.continueAsNew(ctx)
 		}
 	}
-	for i, st := range r.states {
+	for _, st := range r.states {
 		if st.Status == StatusPaused {
 			if r.wantContinueAsNew(ctx) {
 				return nil, r.continueAsNew(ctx)
 			}
-			// Not asked to continue as new after all: resume in place.
+			// The loop paused for continue-as-new, but by the time no step
+			// was in flight the server had withdrawn its suggestion: go on
+			// in this run.
 			st.Status = StatusPending
-			return r.resumeInPlace(ctx, i)
+			return r.execute(ctx)
 		}
 	}
 	if r.done < len(p.Steps) {
@@ -381,13 +383,6 @@ func (r *run) execute(ctx workflow.Context) (*RunResult, error) {
 		return nil, temporal.NewNonRetryableApplicationError("steps never became ready: "+strings.Join(stuck, ", "), ErrBadInput, nil)
 	}
 	return r.result()
-}
-
-// resumeInPlace restarts dispatch when a paused loop did not need to
-// continue as new (the history shrank below the limit is impossible, but a
-// server suggestion can be withdrawn).
-func (r *run) resumeInPlace(ctx workflow.Context, _ int) (*RunResult, error) {
-	return r.execute(ctx)
 }
 
 func terminal(status string) bool { return Terminal(status) }

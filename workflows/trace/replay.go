@@ -85,8 +85,3 @@ func Replay(h *historypb.History, opts ...ReplayOption) error {
 	}
 	return fmt.Errorf("replay: %w", err)
 }
-
-// ReplayEvents is Replay over a slice of events.
-func ReplayEvents(events []*historypb.HistoryEvent, opts ...ReplayOption) error {
-	return Replay(&historypb.History{Events: events}, opts...)
-}
