@@ -67,7 +67,7 @@ type Checked struct {
 func NewChecker(closures []plan.Closure, vars []Var) (*Checker, error) {
 	opts := baseOptions()
 	for _, c := range closures {
-		fn, err := closureFunction(c, opts)
+		fn, err := closureFunction(c, opts, nil)
 		if err != nil {
 			return nil, fmt.Errorf("closure %s: %w", c.Name, err)
 		}
@@ -202,7 +202,7 @@ func check(env *cel.Env, src string) *Checked {
 func CheckClosure(prev []plan.Closure, c plan.Closure) *Checked {
 	opts := baseOptions()
 	for _, p := range prev {
-		fn, err := closureFunction(p, opts)
+		fn, err := closureFunction(p, opts, nil)
 		if err != nil {
 			return &Checked{Issues: []Issue{{Msg: fmt.Sprintf("closure %s: %v", p.Name, err)}}}
 		}
