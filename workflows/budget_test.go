@@ -62,6 +62,7 @@ func TestSetStepNestedClosuresFailClearly(t *testing.T) {
 	err := runBounded(t, p, 10*time.Second)
 	require.Error(t, err)
 	msg := Describe(err)
+	t.Log(msg)
 	assert.Contains(t, msg, "step heavy")
 	assert.Contains(t, msg, "budget")
 	assert.Contains(t, msg, ErrExpression)
@@ -78,6 +79,7 @@ func TestWhileSetLoopFailsClearly(t *testing.T) {
 	err := runBounded(t, p, 10*time.Second)
 	require.Error(t, err)
 	msg := Describe(err)
+	t.Log(msg)
 	assert.Contains(t, msg, "step spin")
 	assert.Contains(t, msg, "budget")
 }

@@ -19,7 +19,7 @@ const TaskBudget = 250_000
 // closureCallCost is charged for each closure call on top of its body: a
 // call allocates an activation and a cost tracker, which takes about as
 // long as this many units of inline work (BenchmarkCostUnit).
-const closureCallCost = 20
+const closureCallCost = 40
 
 // Budget accounts for the evaluation work of one workflow task. Workflow
 // code is single-threaded per run, so a Budget is not safe for concurrent
