@@ -88,10 +88,10 @@ func textTypes(re *regexp.Regexp) []string {
 func matching(re *regexp.Regexp) obj { return obj{"type": textTypes(re), "pattern": re.String()} }
 
 // identName is a name that expressions use as an identifier (c.ident).
+// It is a string: YAML's true and false would read as the reserved words
+// true and false.
 func identName() obj {
-	s := matching(identPattern)
-	s["not"] = obj{"enum": expr.ReservedWords()}
-	return s
+	return obj{"type": "string", "pattern": identPattern.String(), "not": obj{"enum": expr.ReservedWords()}}
 }
 
 // exprSchema is a key that holds one expression (c.exprField): any scalar
