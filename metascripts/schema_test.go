@@ -347,3 +347,65 @@ func TestSchemaAgreesWithCompiler(t *testing.T) {
 	}
 	assert.Empty(t, disagree, "%d disagreements:\n%s", len(disagree), strings.Join(disagree, "\n"))
 }
+
+// TestSchemaNeverRefusesWhatCompiles replaces each scalar of every example
+// and every ok- case, one at a time, with values that break common rules
+// (zero, negative, blank, a dash, a leading digit, past a limit, a list, a
+// mapping, null, a template), and checks that whatever the schema refuses
+// the compiler refuses too. (What the schema accepts may still be a fault
+// of meaning; TestSchemaAgreesWithCompiler covers those by name.)
+func TestSchemaNeverRefusesWhatCompiles(t *testing.T) {
+	if testing.Short() {
+		t.Skip("compiles a few thousand variants")
+	}
+	v := schemaValidator(t)
+	files, _ := filepath.Glob("testdata/schema/ok-*.yaml")
+	ex, _ := filepath.Glob("examples/*.yaml")
+	files = append(files, ex...)
+	probes := []string{"0", "-1", "' '", "x-y", "1abc", "10001", "auto", "[]", "{}", "~", "3", "'${1}'"}
+	checked := 0
+	for _, f := range files {
+		src, err := os.ReadFile(f)
+		require.NoError(t, err)
+		var root yaml.Node
+		require.NoError(t, yaml.Unmarshal(src, &root))
+		var scalars []*yaml.Node
+		var walk func(n *yaml.Node)
+		walk = func(n *yaml.Node) {
+			switch n.Kind {
+			case yaml.MappingNode:
+				for i := 1; i < len(n.Content); i += 2 {
+					walk(n.Content[i])
+				}
+			case yaml.SequenceNode:
+				for _, c := range n.Content {
+					walk(c)
+				}
+			case yaml.ScalarNode:
+				scalars = append(scalars, n)
+			}
+		}
+		walk(root.Content[0])
+		for _, sn := range scalars {
+			for _, p := range probes {
+				var pn yaml.Node
+				require.NoError(t, yaml.Unmarshal([]byte(p), &pn))
+				saved := *sn
+				*sn = *pn.Content[0]
+				out, err := yaml.Marshal(&root)
+				*sn = saved
+				require.NoError(t, err)
+				doc, err := yamlJSON(out)
+				require.NoError(t, err)
+				if v.Validate(doc) == nil {
+					continue
+				}
+				checked++
+				_, cerr := Compile(filepath.Join(filepath.Dir(f), "variant.yaml"), out, Options{})
+				assert.Error(t, cerr, "%s with %q replaced by %s: the schema refuses it, the compiler accepts it", f, saved.Value, p)
+			}
+		}
+	}
+	assert.Greater(t, checked, 1000)
+	t.Logf("%d variants the schema refuses, all refused by the compiler", checked)
+}
