@@ -8,6 +8,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/workflow"
 
 	"github.com/tars-engine/tars/plan"
 )
@@ -82,4 +83,26 @@ func TestWhileSetLoopFailsClearly(t *testing.T) {
 	t.Log(msg)
 	assert.Contains(t, msg, "step spin")
 	assert.Contains(t, msg, "budget")
+}
+
+// TestExprBudgetVersion: a loop that passes the task's budget fails in new
+// runs, and runs to its end when replaying a history recorded before the
+// budget (GetVersion answers DefaultVersion).
+func TestExprBudgetVersion(t *testing.T) {
+	l := numList(35)
+	loop := func() *plan.Plan {
+		return &plan.Plan{Name: "loop", Steps: []plan.Step{{ID: "spin", Kind: plan.KindSet, Pos: "loop.yaml:3:5",
+			Set:   raw(`"${` + l + ".map(i, " + l + `.filter(j, j + i + index > 30).size()).size()}"`),
+			While: &plan.Loop{Cond: "true", Max: 20}}}}
+	}
+	env := newEnv(t, &fakePools{})
+	_, err := runPlan(t, env, loop(), nil)
+	require.Error(t, err, "20 turns of about 20,000 units pass the 250,000 of one task")
+	assert.Contains(t, Describe(err), "budget")
+
+	env = newEnv(t, &fakePools{})
+	env.OnGetVersion(ChangeExprBudget, workflow.DefaultVersion, 1).Return(workflow.DefaultVersion)
+	res, err := runPlan(t, env, loop(), nil)
+	require.NoError(t, err)
+	assert.EqualValues(t, 20, res.Steps[0].Turns)
 }

@@ -110,6 +110,8 @@ func newRun(ctx workflow.Context, in RunInput) (*run, error) {
 	info := workflow.GetInfo(ctx)
 	budget := expr.NewBudget(expr.TaskBudget, func() int64 {
 		return int64(info.GetCurrentHistoryLength())<<40 ^ workflow.Now(ctx).UnixNano()
+	}).Enforce(func() bool {
+		return workflow.GetVersion(ctx, ChangeExprBudget, workflow.DefaultVersion, 1) == 1
 	})
 	r := &run{
 		in: in, p: p, env: env.WithBudget(budget),

@@ -16,4 +16,11 @@ const (
 	// item. The activities are the same; their commands may interleave
 	// differently with other steps'. Version 1 = selector.
 	ChangeForeachSelector = "tars-foreach-selector"
+
+	// ChangeExprBudget stops evaluations that pass the expression budget of
+	// a workflow task (expr.TaskBudget). It is asked only when an evaluation
+	// would be stopped, so runs that never reach the budget record nothing;
+	// histories recorded before it replay without the budget. Version 1 =
+	// enforced.
+	ChangeExprBudget = "tars-expr-budget"
 )

@@ -25,10 +25,11 @@ const closureCallCost = 40
 // code is single-threaded per run, so a Budget is not safe for concurrent
 // use; give each run its own.
 type Budget struct {
-	limit uint64
-	spent uint64
-	epoch func() int64
-	last  int64
+	limit   uint64
+	spent   uint64
+	epoch   func() int64
+	last    int64
+	enforce func() bool
 }
 
 // NewBudget returns a budget of limit cost units. When epoch is not nil,
@@ -40,6 +41,15 @@ func NewBudget(limit uint64, epoch func() int64) *Budget {
 	if epoch != nil {
 		b.last = epoch()
 	}
+	return b
+}
+
+// Enforce sets a hook that Eval consults when the budget would stop an
+// evaluation: when it returns false, the evaluation goes on under CostLimit
+// alone. The interpreter uses it to replay runs recorded before budgets
+// existed the way they ran (a workflow.GetVersion check).
+func (b *Budget) Enforce(f func() bool) *Budget {
+	b.enforce = f
 	return b
 }
 

@@ -190,3 +190,23 @@ func BenchmarkCostUnit(b *testing.B) {
 		})
 	}
 }
+
+// TestBudgetNotEnforced: when the hook says no (a history recorded before
+// budgets), evaluations go on under CostLimit alone.
+func TestBudgetNotEnforced(t *testing.T) {
+	env, err := New(closureChain(1))
+	require.NoError(t, err)
+	asked := 0
+	b := NewBudget(TaskBudget, nil).Enforce(func() bool { asked++; return false })
+	ev := env.WithBudget(b)
+	for i := 0; i < 10; i++ { // about 10 × 44,000 units, past TaskBudget
+		v, err := ev.Eval("c1(index)", Vars{"index": int64(i)})
+		require.NoError(t, err)
+		assert.EqualValues(t, 50, v)
+	}
+	assert.Greater(t, asked, 0)
+	_, err = ev.Eval(strings.Repeat("c1(1) + ", 40)+"0", nil) // about 1,800,000 units
+	var ce *CostError
+	require.ErrorAs(t, err, &ce, "CostLimit still holds")
+	assert.False(t, ce.Budget)
+}

@@ -266,6 +266,17 @@ func (in *instance) compile(src string) *entry {
 	return en
 }
 
+// eval runs prg with a fresh meter of limit units.
+func (in *instance) eval(prg cel.Program, act map[string]any, limit uint64) (ref.Val, error) {
+	in.m = meter{limit: limit}
+	out, _, err := prg.Eval(act)
+	in.m.done()
+	if err != nil {
+		in.m.noteCut(err)
+	}
+	return out, err
+}
+
 // Eval evaluates src and returns a plain Go value: nil, bool, int64,
 // uint64, float64, string, []any or map[string]any. It may spend
 // CostLimit, and no more than is left of the Env's budget; past either it
@@ -297,14 +308,13 @@ func (e *Env) Eval(src string, vars Vars) (any, error) {
 			limit, fromBudget = left, true
 		}
 	}
-	in.m = meter{limit: limit}
-	out, _, err := en.prg.Eval(act)
-	in.m.done()
+	out, err := in.eval(en.prg, act, limit)
 	if e.budget != nil {
 		e.budget.charge(in.m.spent)
 	}
-	if err != nil {
-		in.m.noteCut(err)
+	if in.m.cut && fromBudget && e.budget.enforce != nil && !e.budget.enforce() {
+		limit, fromBudget = CostLimit, false
+		out, err = in.eval(en.prg, act, limit)
 	}
 	if in.m.cut {
 		return nil, &CostError{Limit: limit, Budget: fromBudget, TaskBudget: e.budget.Limit()}
