@@ -8,6 +8,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/tars-engine/tars/plan"
@@ -22,6 +24,16 @@ func numList(n int) string {
 	return "[" + strings.Join(nums, ",") + "]"
 }
 
+// budgetEnv is a test environment with the SDK's deadlock limit (longer
+// under the race detector, see testDeadlockLimit).
+func budgetEnv(t *testing.T) *testsuite.TestWorkflowEnvironment {
+	env := newEnv(t, &fakePools{})
+	if testDeadlockLimit > 0 {
+		env.SetWorkerOptions(worker.Options{DeadlockDetectionTimeout: testDeadlockLimit})
+	}
+	return env
+}
+
 // runBounded runs p and fails the test if the run does not end in d: an
 // unbounded evaluation makes the SDK's deadlock detector fail the workflow
 // task, which is then retried without end.
@@ -29,7 +41,7 @@ func runBounded(t *testing.T, p *plan.Plan, d time.Duration) error {
 	t.Helper()
 	done := make(chan error, 1)
 	go func() {
-		env := newEnv(t, &fakePools{})
+		env := budgetEnv(t)
 		env.ExecuteWorkflow(p.Name, RunInput{Plan: p})
 		if !env.IsWorkflowCompleted() {
 			done <- fmt.Errorf("workflow did not complete")
@@ -95,12 +107,15 @@ func TestExprBudgetVersion(t *testing.T) {
 			Set:   raw(`"${` + l + ".map(i, " + l + `.filter(j, j + i + index > 30).size()).size()}"`),
 			While: &plan.Loop{Cond: "true", Max: 20}}}}
 	}
-	env := newEnv(t, &fakePools{})
+	env := budgetEnv(t)
 	_, err := runPlan(t, env, loop(), nil)
 	require.Error(t, err, "20 turns of about 20,000 units pass the 250,000 of one task")
 	assert.Contains(t, Describe(err), "budget")
 
 	env = newEnv(t, &fakePools{})
+	// Unbounded, as before the budget: give it more than the default 1 s
+	// deadlock limit, so that a slow machine (or -race) does not trip it.
+	env.SetWorkerOptions(worker.Options{DeadlockDetectionTimeout: 30 * time.Second})
 	env.OnGetVersion(ChangeExprBudget, workflow.DefaultVersion, 1).Return(workflow.DefaultVersion)
 	res, err := runPlan(t, env, loop(), nil)
 	require.NoError(t, err)
