@@ -87,6 +87,9 @@ func readAgents(f *diag.File, root *yaml.Node, c *Config) {
 	}
 }
 
+// MaxTemperature is the highest sampling temperature a model may have.
+const MaxTemperature = 2
+
 // ReadModel reads a model: a mapping of ModelKeys, or (when models is not
 // nil) the name of an entry in models. It returns nil after recording a
 // fault.
@@ -144,8 +147,8 @@ func ReadModel(f *diag.File, n *yaml.Node, models map[string]*plan.Model) *plan.
 		m.APIKeyEnv = s.V
 	}
 	if v, good := f.Number(fs["temperature"].Value, "temperature"); good {
-		if v < 0 || v > 2 {
-			f.Errorf(fs["temperature"].Value, "temperature must be between 0 and 2, not %v", v)
+		if v < 0 || v > MaxTemperature {
+			f.Errorf(fs["temperature"].Value, "temperature must be between 0 and %v, not %v", MaxTemperature, v)
 			ok = false
 		}
 		m.Temperature = &v

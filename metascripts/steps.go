@@ -20,7 +20,8 @@ const (
 // Limits of one metascript. They keep compile time and the Plan's size
 // bounded for any input; real metascripts stay far below them.
 const (
-	MaxWhile = 10000 // turns a while loop may declare
+	MaxWhile    = 10000 // turns a while loop may declare
+	MaxAttempts = 1000  // retry.attempts
 	// MaxConcurrency bounds a foreach step's items in flight. Temporal
 	// refuses a workflow more than 2,000 pending activities, and several
 	// foreach steps may run at once.
@@ -315,8 +316,8 @@ func (c *compiler) readRetry(st *stepInfo, n *yaml.Node) {
 	r := &plan.Retry{}
 	if f, ok := rf["attempts"]; ok {
 		if v, good := c.f.Int(f.Value, "retry.attempts"); good {
-			if v < 1 || v > 1000 {
-				c.f.Errorf(f.Value, "retry.attempts must be between 1 and 1000, not %d", v)
+			if v < 1 || v > MaxAttempts {
+				c.f.Errorf(f.Value, "retry.attempts must be between 1 and %d, not %d", MaxAttempts, v)
 			}
 			r.Attempts = v
 		}

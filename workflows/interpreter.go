@@ -102,8 +102,19 @@ func newRun(ctx workflow.Context, in RunInput) (*run, error) {
 	if err != nil {
 		return nil, temporal.NewNonRetryableApplicationError("closures: "+err.Error(), ErrExpression, err)
 	}
+	// One budget covers every expression a workflow task evaluates,
+	// closures included, so that no evaluation keeps the task past the
+	// deadlock limit. It is renewed when a new task starts: the history
+	// length and the workflow clock are the same within a task, on replay
+	// too.
+	info := workflow.GetInfo(ctx)
+	budget := expr.NewBudget(expr.TaskBudget, func() int64 {
+		return int64(info.GetCurrentHistoryLength())<<40 ^ workflow.Now(ctx).UnixNano()
+	}).Enforce(func() bool {
+		return workflow.GetVersion(ctx, ChangeExprBudget, workflow.DefaultVersion, 1) == 1
+	})
 	r := &run{
-		in: in, p: p, env: env,
+		in: in, p: p, env: env.WithBudget(budget),
 		index:     make(map[string]int, len(p.Steps)),
 		states:    make([]*StepView, len(p.Steps)),
 		stepsVar:  make(map[string]any, len(p.Steps)),

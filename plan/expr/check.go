@@ -3,6 +3,7 @@ package expr
 import (
 	"fmt"
 	"regexp"
+	"sort"
 	"strings"
 	"sync"
 	"unicode/utf8"
@@ -67,7 +68,7 @@ type Checked struct {
 func NewChecker(closures []plan.Closure, vars []Var) (*Checker, error) {
 	opts := baseOptions()
 	for _, c := range closures {
-		fn, err := closureFunction(c, opts)
+		fn, err := closureFunction(c, opts, nil)
 		if err != nil {
 			return nil, fmt.Errorf("closure %s: %w", c.Name, err)
 		}
@@ -202,7 +203,7 @@ func check(env *cel.Env, src string) *Checked {
 func CheckClosure(prev []plan.Closure, c plan.Closure) *Checked {
 	opts := baseOptions()
 	for _, p := range prev {
-		fn, err := closureFunction(p, opts)
+		fn, err := closureFunction(p, opts, nil)
 		if err != nil {
 			return &Checked{Issues: []Issue{{Msg: fmt.Sprintf("closure %s: %v", p.Name, err)}}}
 		}
@@ -445,4 +446,37 @@ func Builtin(name string) bool {
 		return true
 	}
 	return builtinEnv != nil && builtinEnv.HasFunction(name)
+}
+
+// ReservedWords lists the words Reserved reports, sorted.
+func ReservedWords() []string {
+	out := make([]string, 0, len(reservedWords))
+	for w := range reservedWords {
+		out = append(out, w)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Builtins lists the names Builtin reports that are identifiers (the
+// names a closure could take), sorted.
+func Builtins() []string {
+	Builtin("") // builds the standard environment once
+	seen := map[string]bool{}
+	for _, m := range []string{"has", "all", "exists", "exists_one", "map", "filter", "optMap", "optFlatMap"} {
+		seen[m] = true
+	}
+	if builtinEnv != nil {
+		for name := range builtinEnv.Functions() {
+			if isIdent(name) {
+				seen[name] = true
+			}
+		}
+	}
+	out := make([]string, 0, len(seen))
+	for n := range seen {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out
 }

@@ -101,3 +101,17 @@ func TestNames(t *testing.T) {
 	}
 	assert.False(t, Builtin("severity"))
 }
+
+func TestBuiltinsAndReservedWords(t *testing.T) {
+	bs := Builtins()
+	assert.Contains(t, bs, "size")
+	assert.Contains(t, bs, "map")
+	for _, b := range bs {
+		assert.True(t, Builtin(b), b)
+	}
+	ws := ReservedWords()
+	assert.Contains(t, ws, "in")
+	for _, w := range ws {
+		assert.True(t, Reserved(w), w)
+	}
+}

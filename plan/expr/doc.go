@@ -7,6 +7,12 @@
 // loops), and output (inside checks). Closures declared by a metascript become
 // CEL functions.
 //
+// Work is counted in CEL cost units, closures at their real cost: one
+// evaluation may spend CostLimit, and an Env made with WithBudget charges
+// every evaluation to a Budget, which the interpreter gives each workflow
+// task (TaskBudget). Past either bound an evaluation stops and returns a
+// *CostError.
+//
 // Maps are iterated in sorted key order, never Go's random order, so that
 // macros such as map() give the same list on every replay.
 //

@@ -18,8 +18,9 @@ import (
 	"github.com/tars-engine/tars/plan"
 )
 
-// CostLimit bounds the work of one evaluation (CEL cost units). A runaway
-// expression fails instead of stalling a workflow task.
+// CostLimit bounds the work of one evaluation (CEL cost units), closures
+// included: a closure's body is charged to the expression that calls it,
+// at its real cost.
 const CostLimit = 1_000_000
 
 // Variable names visible to expressions.
@@ -36,9 +37,27 @@ type Vars map[string]any
 
 // Env compiles and evaluates expressions with a metascript's closures.
 // It caches compiled programs and is safe for concurrent use.
+//
+// An evaluation takes an instance (a CEL environment whose closure bindings
+// charge that instance's meter) for itself, so that the work of closures
+// is charged to the evaluation that calls them, even while other
+// goroutines evaluate with the same Env.
 type Env struct {
+	s      *envShared
+	budget *Budget // nil: each evaluation may spend CostLimit
+}
+
+type envShared struct {
+	closures []plan.Closure
+	mu       sync.Mutex
+	free     []*instance
+}
+
+// instance is a CEL environment used by one evaluation at a time.
+type instance struct {
 	env   *cel.Env
-	cache sync.Map // source -> *entry
+	progs map[string]*entry
+	m     meter
 }
 
 type entry struct {
@@ -90,9 +109,25 @@ func baseOptions() []cel.EnvOption {
 // may call closures declared before it (so none can recurse), and its body
 // is type-checked against its parameter types.
 func New(closures []plan.Closure) (*Env, error) {
+	s := &envShared{closures: closures}
+	in, err := s.newInstance()
+	if err != nil {
+		return nil, err
+	}
+	s.free = append(s.free, in)
+	return &Env{s: s}, nil
+}
+
+// WithBudget returns an Env that shares e's programs and charges every
+// evaluation, closures included, to b. Use it from one goroutine at a time,
+// as workflow code does.
+func (e *Env) WithBudget(b *Budget) *Env { return &Env{s: e.s, budget: b} }
+
+func (s *envShared) newInstance() (*instance, error) {
+	in := &instance{progs: map[string]*entry{}}
 	opts := baseOptions()
-	for _, c := range closures {
-		fn, err := closureFunction(c, opts)
+	for _, c := range s.closures {
+		fn, err := closureFunction(c, opts, in)
 		if err != nil {
 			return nil, fmt.Errorf("closure %s: %w", c.Name, err)
 		}
@@ -102,10 +137,41 @@ func New(closures []plan.Closure) (*Env, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Env{env: env}, nil
+	in.env = env
+	return in, nil
 }
 
-func closureFunction(c plan.Closure, outer []cel.EnvOption) (cel.EnvOption, error) {
+// get takes an instance for one evaluation; put gives it back. Instances
+// are kept, so there are as many as evaluations ever ran at once.
+func (s *envShared) get() (*instance, error) {
+	s.mu.Lock()
+	if n := len(s.free); n > 0 {
+		in := s.free[n-1]
+		s.free = s.free[:n-1]
+		s.mu.Unlock()
+		return in, nil
+	}
+	s.mu.Unlock()
+	return s.newInstance()
+}
+
+func (s *envShared) put(in *instance) {
+	in.m = meter{}
+	s.mu.Lock()
+	s.free = append(s.free, in)
+	s.mu.Unlock()
+}
+
+// programOptions make a program charge the instance's meter: each
+// evaluation's cost tracker gets the budget left as its limit.
+func (in *instance) programOptions() []cel.ProgramOption {
+	return []cel.ProgramOption{cel.CostTracking(nil), cel.CostTrackerOptions(in.m.track)}
+}
+
+// closureFunction declares closure c. With an instance, calls evaluate the
+// body charging that instance's meter; without one (for type checking
+// only), the function has no program.
+func closureFunction(c plan.Closure, outer []cel.EnvOption, in *instance) (cel.EnvOption, error) {
 	inner := append([]cel.EnvOption(nil), outer...)
 	argTypes := make([]*cel.Type, len(c.Params))
 	for i, p := range c.Params {
@@ -131,24 +197,35 @@ func closureFunction(c plan.Closure, outer []cel.EnvOption) (cel.EnvOption, erro
 	if ret != cel.DynType && !checked.OutputType().IsAssignableType(ret) && checked.OutputType() != cel.DynType {
 		return nil, fmt.Errorf("body yields %s, declared %s", checked.OutputType(), c.Returns)
 	}
-	prg, err := env.Program(checked, cel.CostLimit(CostLimit))
-	if err != nil {
-		return nil, err
-	}
 	names := make([]string, len(c.Params))
 	for i, p := range c.Params {
 		names[i] = p.Name
 	}
 	binding := func(args ...ref.Val) ref.Val {
-		act := make(map[string]any, len(args))
-		for i, a := range args {
-			act[names[i]] = a
-		}
-		out, _, err := prg.Eval(act)
+		return types.NewErr("%s: closures are evaluated only through Env", c.Name)
+	}
+	if in != nil {
+		prg, err := env.Program(checked, in.programOptions()...)
 		if err != nil {
-			return types.NewErr("%s: %v", c.Name, err)
+			return nil, err
 		}
-		return out
+		binding = func(args ...ref.Val) ref.Val {
+			if in.m.cut {
+				return types.NewErr("%s: %s", c.Name, errCut)
+			}
+			in.m.spent += closureCallCost
+			act := make(map[string]any, len(args))
+			for i, a := range args {
+				act[names[i]] = a
+			}
+			out, _, err := prg.Eval(act)
+			in.m.done()
+			if err != nil {
+				in.m.noteCut(err)
+				return types.NewErr("%s: %v", c.Name, err)
+			}
+			return out
+		}
 	}
 	return cel.Function(c.Name, cel.Overload(c.Name+"_closure", argTypes, ret, cel.FunctionBinding(binding))), nil
 }
@@ -164,28 +241,55 @@ func (e *Env) Compile(src string) (*cel.Ast, error) {
 }
 
 func (e *Env) compile(src string) (*entry, error) {
-	if v, ok := e.cache.Load(src); ok {
-		en := v.(*entry)
-		return en, en.err
+	in, err := e.s.get()
+	if err != nil {
+		return nil, err
+	}
+	defer e.s.put(in)
+	en := in.compile(src)
+	return en, en.err
+}
+
+func (in *instance) compile(src string) *entry {
+	if en, ok := in.progs[src]; ok {
+		return en
 	}
 	en := &entry{}
-	checked, iss := e.env.Compile(src)
+	checked, iss := in.env.Compile(src)
 	if iss != nil && iss.Err() != nil {
 		en.err = iss.Err()
 	} else {
 		en.ast = checked
-		en.prg, en.err = e.env.Program(checked, cel.CostLimit(CostLimit), cel.InterruptCheckFrequency(100))
+		en.prg, en.err = in.env.Program(checked, in.programOptions()...)
 	}
-	e.cache.Store(src, en)
-	return en, en.err
+	in.progs[src] = en
+	return en
+}
+
+// eval runs prg with a fresh meter of limit units.
+func (in *instance) eval(prg cel.Program, act map[string]any, limit uint64) (ref.Val, error) {
+	in.m = meter{limit: limit}
+	out, _, err := prg.Eval(act)
+	in.m.done()
+	if err != nil {
+		in.m.noteCut(err)
+	}
+	return out, err
 }
 
 // Eval evaluates src and returns a plain Go value: nil, bool, int64,
-// uint64, float64, string, []any or map[string]any.
+// uint64, float64, string, []any or map[string]any. It may spend
+// CostLimit, and no more than is left of the Env's budget; past either it
+// stops computing and returns a *CostError.
 func (e *Env) Eval(src string, vars Vars) (any, error) {
-	en, err := e.compile(src)
+	in, err := e.s.get()
 	if err != nil {
 		return nil, err
+	}
+	defer e.s.put(in)
+	en := in.compile(src)
+	if en.err != nil {
+		return nil, en.err
 	}
 	act := make(map[string]any, 5)
 	for k, v := range vars {
@@ -198,7 +302,23 @@ func (e *Env) Eval(src string, vars Vars) (any, error) {
 			act[k] = map[string]any{}
 		}
 	}
-	out, _, err := en.prg.Eval(act)
+	limit, fromBudget := uint64(CostLimit), false
+	if e.budget != nil {
+		if left := e.budget.Left(); left < limit {
+			limit, fromBudget = left, true
+		}
+	}
+	out, err := in.eval(en.prg, act, limit)
+	if e.budget != nil {
+		e.budget.charge(in.m.spent)
+	}
+	if in.m.cut && fromBudget && e.budget.enforce != nil && !e.budget.enforce() {
+		limit, fromBudget = CostLimit, false
+		out, err = in.eval(en.prg, act, limit)
+	}
+	if in.m.cut {
+		return nil, &CostError{Limit: limit, Budget: fromBudget, TaskBudget: e.budget.Limit()}
+	}
 	if err != nil {
 		return nil, err
 	}
