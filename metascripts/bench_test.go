@@ -64,7 +64,7 @@ steps:
 }
 
 func TestGeneratedCompiles(t *testing.T) {
-	p, err := Compile("generated.yaml", generate(1000), Options{})
+	p, err := Compile("generated.yaml", generate(1000), Options{Catalog: pools()})
 	require.NoError(t, err)
 	require.Len(t, p.Steps, 1000)
 	for i, s := range p.Steps {
@@ -82,7 +82,7 @@ func BenchmarkCompile(b *testing.B) {
 	b.ReportAllocs()
 	start := cpuTime()
 	for b.Loop() {
-		if _, err := Compile("generated.yaml", src, Options{}); err != nil {
+		if _, err := Compile("generated.yaml", src, Options{Catalog: pools()}); err != nil {
 			b.Fatal(err)
 		}
 	}
