@@ -141,6 +141,9 @@ func (s *boundsScanner) newline() {
 
 // skipLine moves past the end of the current line.
 func (s *boundsScanner) skipLine() {
+	if s.fault != nil {
+		return // stop where the limit was passed, not at the end of a long line
+	}
 	for s.i < len(s.src) && s.src[s.i] != '\n' {
 		s.i++
 	}
