@@ -202,6 +202,11 @@ func (p *quickParser) product() *cel.Type {
 }
 
 func (p *quickParser) unary() *cel.Type {
+	// Chains of ! and - nest too: CEL's parser limits their depth as well.
+	if p.depth++; p.depth > quickMaxDepth {
+		return nil
+	}
+	defer func() { p.depth-- }()
 	switch {
 	case p.is("!"):
 		if !p.next() {

@@ -76,6 +76,7 @@ func TestQuickAgreesWithCEL(t *testing.T) {
 		"1e3", `"a\n"`, `r"a"`, `b"a"`, `"""a"""`, "// c\n1", "null", "inputs.in", "in", "nosuch", "nosuch.x",
 		"9223372036854775808", "1 +", "(1", "1)", "inputs..n", ".inputs.n", "inputs.n.x", "index.x", "true.x",
 		"twice(1).x", "(inputs).n", "[1]", "{}", "'é'", "1 < 2 < 3", "a b", strings.Repeat("(", 40) + "1" + strings.Repeat(")", 40),
+		strings.Repeat("!", 300) + "true", strings.Repeat("-", 300) + "1",
 	}
 	for _, src := range fallback {
 		assert.False(t, agree(t, c, src), "%q must fall back to CEL", src)
