@@ -2,6 +2,7 @@ package metascripts
 
 import (
 	"fmt"
+	"unicode/utf8"
 
 	"github.com/tars-engine/tars/internal/diag"
 )
@@ -23,6 +24,9 @@ const (
 	MaxListItems = 10000
 	// MaxNeeds bounds the steps one step may need.
 	MaxNeeds = 100
+	// MaxNesting bounds how deep lists and mappings nest, which keeps the
+	// scanner's own memory constant.
+	MaxNesting = 256
 )
 
 // role marks the collections whose size has a cap of its own.
@@ -73,7 +77,9 @@ func scanBounds(path string, src []byte) *diag.Diagnostic {
 
 func (s *boundsScanner) failAt(off int, format string, args ...any) {
 	if s.fault == nil {
-		s.fault = &diag.Diagnostic{File: s.path, Line: s.line, Col: off - s.lineStart + 1, Msg: fmt.Sprintf(format, args...)}
+		// Columns count characters, as yaml.v3's do.
+		col := utf8.RuneCount(s.src[s.lineStart:min(off, len(s.src))]) + 1
+		s.fault = &diag.Diagnostic{File: s.path, Line: s.line, Col: col, Msg: fmt.Sprintf(format, args...)}
 	}
 }
 
@@ -94,6 +100,15 @@ func (s *boundsScanner) item(f *boundsFrame, off int) {
 	case f.role != roleSteps && f.role != roleNeeds && f.items > MaxListItems:
 		s.failAt(off, "a list may hold at most %d items; pass larger data as an input", MaxListItems)
 	}
+}
+
+// push opens a collection that starts at off.
+func (s *boundsScanner) push(f boundsFrame, off int) {
+	if len(s.stack) >= MaxNesting {
+		s.failAt(off, "lists and mappings may nest at most %d deep", MaxNesting)
+		return
+	}
+	s.stack = append(s.stack, f)
 }
 
 func (s *boundsScanner) top() *boundsFrame {
@@ -186,7 +201,10 @@ func (s *boundsScanner) blockLine() {
 			if t == nil || t.flow || !t.seq || t.indent != col {
 				r := s.childRole()
 				s.node(s.i)
-				s.stack = append(s.stack, boundsFrame{seq: true, indent: col, role: r})
+				s.push(boundsFrame{seq: true, indent: col, role: r}, s.i)
+				if s.fault != nil {
+					return
+				}
 				t = s.top()
 			}
 			s.i++
@@ -202,7 +220,10 @@ func (s *boundsScanner) blockLine() {
 			if t == nil || t.flow || t.seq || t.indent != col {
 				r := s.childRole()
 				s.node(s.i)
-				s.stack = append(s.stack, boundsFrame{indent: col, role: r})
+				s.push(boundsFrame{indent: col, role: r}, s.i)
+				if s.fault != nil {
+					return
+				}
 				t = s.top()
 			}
 			s.node(s.i)
@@ -395,7 +416,7 @@ func (s *boundsScanner) flow(r role) {
 	base := len(s.stack)
 	defer func() { s.stack = s.stack[:base] }()
 	s.node(s.i)
-	s.stack = append(s.stack, boundsFrame{flow: true, seq: s.src[s.i] == '[', role: r, open: true})
+	s.push(boundsFrame{flow: true, seq: s.src[s.i] == '[', role: r, open: true}, s.i)
 	s.i++
 	for s.i < len(s.src) && len(s.stack) > base && s.fault == nil {
 		t := s.top()
@@ -410,7 +431,7 @@ func (s *boundsScanner) flow(r role) {
 		case '[', '{':
 			r := s.flowEntry(t)
 			s.node(s.i)
-			s.stack = append(s.stack, boundsFrame{flow: true, seq: c == '[', role: r, open: true})
+			s.push(boundsFrame{flow: true, seq: c == '[', role: r, open: true}, s.i)
 			s.i++
 		case ']', '}':
 			s.stack = s.stack[:len(s.stack)-1]

@@ -242,3 +242,20 @@ func TestBoundsNeverPanics(t *testing.T) {
 		}
 	}
 }
+
+// TestBoundsNestingAndColumns: nesting is capped (the scanner's memory
+// with it), and columns count characters, as yaml.v3's positions do.
+func TestBoundsNestingAndColumns(t *testing.T) {
+	head := "metascript: x\nsteps:\n  - id: a\n    tool: echo\n    with: {x: "
+	last := len("    with: {x: ")
+	// The root mapping, the steps list, the step and the with mapping
+	// are four levels: the 253rd "[" would be the 257th.
+	_, err := Compile("deep.yaml", []byte(head+strings.Repeat("[", 300)+"\n"), Options{Catalog: pools()})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), fmt.Sprintf("deep.yaml:5:%d: lists and mappings may nest at most 256 deep", last+253))
+
+	src := head + "[" + strings.Repeat("é,", MaxListItems) + "é]}\n"
+	_, err = Compile("wide.yaml", []byte(src), Options{Catalog: pools()})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), fmt.Sprintf("wide.yaml:5:%d: a list may hold at most 10000 items", last+2+2*MaxListItems))
+}
