@@ -71,6 +71,9 @@ func (s *session) compile(path string, src []byte, stack []string) (*plan.Plan, 
 	if len(src) > MaxSourceBytes {
 		return nil, Diagnostics{{File: path, Line: 1, Col: 1, Msg: "metascript is larger than 8 MiB"}}
 	}
+	if d := scanBounds(path, src); d != nil {
+		return nil, Diagnostics{*d}
+	}
 	f, root := diag.Parse(path, src)
 	c.f = f
 	if root == nil {

@@ -18,7 +18,7 @@ var update = flag.Bool("update", false, "rewrite the golden files of testdata/in
 // corpusOptions finds called metascripts in testdata/invalid, then in
 // testdata/children (valid helpers that are not cases themselves).
 func corpusOptions() Options {
-	return Options{Lookup: func(name string) (string, error) {
+	return Options{Catalog: pools(), Lookup: func(name string) (string, error) {
 		for _, dir := range []string{"testdata/invalid", "testdata/children"} {
 			p := filepath.Join(dir, name+".yaml")
 			if _, err := os.Stat(p); err == nil {

@@ -31,7 +31,7 @@ func FuzzCompile(f *testing.F) {
 		}
 		f.Add(b)
 	}
-	o := Options{Lookup: func(name string) (string, error) { return "", errors.New("no files while fuzzing") }}
+	o := Options{Catalog: pools(), Lookup: func(name string) (string, error) { return "", errors.New("no files while fuzzing") }}
 	f.Fuzz(func(t *testing.T, src []byte) {
 		if len(src) > maxFuzzInput {
 			t.Skip("input over maxFuzzInput: larger sources only slow the fuzzer; TestSourceTooLarge covers the compiler's own cap")
@@ -61,7 +61,7 @@ func FuzzCompile(f *testing.F) {
 
 func TestSourceTooLarge(t *testing.T) {
 	src := append([]byte("metascript: big\n# "), bytes.Repeat([]byte("x"), MaxSourceBytes)...)
-	_, err := Compile("big.yaml", src, Options{})
+	_, err := Compile("big.yaml", src, Options{Catalog: pools()})
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "big.yaml")
 	assert.Contains(t, err.Error(), "big.yaml:1:1: metascript is larger than 8 MiB")

@@ -1,6 +1,8 @@
 package metascripts
 
 import (
+	"sync"
+
 	"github.com/tars-engine/tars/configs"
 	"github.com/tars-engine/tars/plan"
 	"github.com/tars-engine/tars/plan/expr"
@@ -50,14 +52,23 @@ type object struct {
 	doc      string
 	fields   []*field
 	required []string
+
+	// names caches keys(): the compiler asks for them at every mapping
+	// it reads, thousands of times in a large metascript.
+	namesOnce sync.Once
+	names     []string
 }
 
+// keys lists the object's keys in grammar order; callers must not modify
+// the result.
 func (o *object) keys() []string {
-	out := make([]string, len(o.fields))
-	for i, f := range o.fields {
-		out[i] = f.name
-	}
-	return out
+	o.namesOnce.Do(func() {
+		o.names = make([]string, len(o.fields))
+		for i, f := range o.fields {
+			o.names[i] = f.name
+		}
+	})
+	return o.names
 }
 
 func (o *object) field(name string) *field {

@@ -22,7 +22,9 @@ const MaxSourceBytes = 8 << 20
 
 // Options configure a compilation.
 type Options struct {
-	// Catalog lists the tools of each runtime; nil means DefaultCatalog.
+	// Catalog lists the tools of each runtime: pass the pools' inventory,
+	// workers.Inventory. Without one no runtime offers any tool, so every
+	// tool and reason step is a fault.
 	Catalog Catalog
 	// Config is the agent catalogue and tree; nil means configs.Default().
 	Config *configs.Config
@@ -77,7 +79,7 @@ type childResult struct {
 func newSession(o Options) *session {
 	s := &session{cat: o.Catalog, cfg: o.Config, children: map[string]*childResult{}}
 	if s.cat == nil {
-		s.cat = DefaultCatalog()
+		s.cat = noCatalog{}
 	}
 	if s.cfg == nil {
 		s.cfg = configs.Default()

@@ -40,25 +40,10 @@ func stepIDs(p *plan.Plan) []string {
 	return out
 }
 
-// digestCatalog is DefaultCatalog with digests for the sandboxed tools, as
-// the live inventory of the wasm and hyperlight pools would give.
-func digestCatalog() StaticCatalog {
-	c := DefaultCatalog()
-	for rt, tools := range c {
-		if rt == plan.RuntimeWASM || rt == plan.RuntimeHyperlight {
-			for name := range tools {
-				sum := sha256.Sum256([]byte(rt + "/" + name))
-				tools[name] = hex.EncodeToString(sum[:])
-			}
-		}
-	}
-	return c
-}
-
 func TestExamplesCompile(t *testing.T) {
 	for _, f := range examples(t) {
 		t.Run(filepath.Base(f), func(t *testing.T) {
-			p, err := CompileFile(f, Options{Catalog: DefaultCatalog(), Config: configs.Default()})
+			p, err := CompileFile(f, Options{Catalog: pools(), Config: configs.Default()})
 			require.NoError(t, err)
 			src, err := os.ReadFile(f)
 			require.NoError(t, err)
@@ -81,7 +66,7 @@ func TestExamplesCompile(t *testing.T) {
 }
 
 func TestIncidentTriagePlan(t *testing.T) {
-	cat := digestCatalog()
+	cat := pools()
 	p := compileExample(t, "incident-triage", Options{Catalog: cat})
 	assert.Equal(t, []string{"plan", "scan", "similar", "approve", "fix"}, stepIDs(p))
 
@@ -144,7 +129,7 @@ func TestIncidentTriagePlan(t *testing.T) {
 func TestChainsResolved(t *testing.T) {
 	// Inherited chains are narrowed to runtimes that offer the tool; auto
 	// lists every runtime that can run it.
-	dq := compileExample(t, "data-quality", Options{})
+	dq := compileExample(t, "data-quality", Options{Catalog: pools()})
 	assert.Equal(t, []string{"validate", "stats", "quarantine", "report"}, stepIDs(dq))
 	assert.Equal(t, []string{"wasm"}, dq.Step("validate").Runtimes, "agent chain [wasm, native] narrowed to wasm")
 	assert.Equal(t, plan.OnError{Action: plan.OnErrorStep, Step: "quarantine"}, dq.Step("validate").OnError)
@@ -156,7 +141,7 @@ func TestChainsResolved(t *testing.T) {
 	assert.Equal(t, "quality-assurance", inline.Department)
 	assert.Equal(t, "data-quality", inline.Team)
 
-	rn := compileExample(t, "release-notes", Options{})
+	rn := compileExample(t, "release-notes", Options{Catalog: pools()})
 	assert.Equal(t, []string{"grouped", "draft", "polish", "render", "verify"}, stepIDs(rn))
 	render := rn.Step("render")
 	assert.True(t, render.Auto)
@@ -164,13 +149,13 @@ func TestChainsResolved(t *testing.T) {
 
 	// auto with a tool two runtimes offer lists both, in plan.Runtimes order.
 	src := []byte("metascript: auto\nsteps:\n  - id: k\n    runtime: auto\n    tool: vector.topk\n")
-	p, err := Compile("auto.yaml", src, Options{})
+	p, err := Compile("auto.yaml", src, Options{Catalog: pools()})
 	require.NoError(t, err)
 	assert.Equal(t, []string{"native", "cuda"}, p.Steps[0].Runtimes)
 	assert.True(t, p.Steps[0].Auto)
 
 	// With no runtime and no agent, the tree's default chain applies.
-	p, err = Compile("default.yaml", []byte("metascript: d\nsteps:\n  - {id: a, tool: echo}\n"), Options{})
+	p, err = Compile("default.yaml", []byte("metascript: d\nsteps:\n  - {id: a, tool: echo}\n"), Options{Catalog: pools()})
 	require.NoError(t, err)
 	assert.Equal(t, []string{"native"}, p.Steps[0].Runtimes)
 }
@@ -184,13 +169,13 @@ steps:
   - {id: c, needs: [a], tool: echo}
   - {id: b, tool: echo}
 `)
-	p, err := Compile("order.yaml", src, Options{})
+	p, err := Compile("order.yaml", src, Options{Catalog: pools()})
 	require.NoError(t, err)
 	assert.Equal(t, []string{"a", "c", "b", "d", "e"}, stepIDs(p))
 }
 
 func TestWeeklyBriefingChildren(t *testing.T) {
-	p := compileExample(t, "weekly-briefing", Options{})
+	p := compileExample(t, "weekly-briefing", Options{Catalog: pools()})
 	require.Len(t, p.Children, 2)
 	assert.Equal(t, "research-digest", p.Children["research-digest"].Name)
 	assert.Equal(t, "release-notes", p.Children["release-notes"].Name)
@@ -201,7 +186,7 @@ func TestWeeklyBriefingChildren(t *testing.T) {
 
 func TestCustomLookup(t *testing.T) {
 	var asked []string
-	o := Options{Lookup: func(name string) (string, error) {
+	o := Options{Catalog: pools(), Lookup: func(name string) (string, error) {
 		asked = append(asked, name)
 		return filepath.Join("examples", name+".yaml"), nil
 	}}
@@ -218,7 +203,7 @@ func TestCustomLookup(t *testing.T) {
 func TestNativeOnlyExamples(t *testing.T) {
 	var nativeOnly []string
 	for _, f := range examples(t) {
-		p, err := CompileFile(f, Options{})
+		p, err := CompileFile(f, Options{Catalog: pools()})
 		require.NoError(t, err)
 		if allNative(p) {
 			nativeOnly = append(nativeOnly, p.Name)
@@ -252,7 +237,7 @@ func allNative(p *plan.Plan) bool {
 
 func TestPlanJSONRoundTrip(t *testing.T) {
 	for _, f := range examples(t) {
-		p, err := CompileFile(f, Options{Catalog: digestCatalog()})
+		p, err := CompileFile(f, Options{Catalog: pools()})
 		require.NoError(t, err)
 		b, err := json.Marshal(p)
 		require.NoError(t, err)
@@ -267,9 +252,9 @@ func TestPlanJSONRoundTrip(t *testing.T) {
 
 func TestCompileIsDeterministic(t *testing.T) {
 	for _, f := range examples(t) {
-		p1, err := CompileFile(f, Options{})
+		p1, err := CompileFile(f, Options{Catalog: pools()})
 		require.NoError(t, err)
-		p2, err := CompileFile(f, Options{})
+		p2, err := CompileFile(f, Options{Catalog: pools()})
 		require.NoError(t, err)
 		b1, _ := json.Marshal(p1)
 		b2, _ := json.Marshal(p2)
@@ -278,7 +263,7 @@ func TestCompileIsDeterministic(t *testing.T) {
 }
 
 func TestDiagnostics(t *testing.T) {
-	_, err := Compile("x.yaml", []byte("metascript: x\nsteps:\n  - {id: b, needs: [zz], tool: echo}\n  - {id: a, tool: ecko}\n"), Options{})
+	_, err := Compile("x.yaml", []byte("metascript: x\nsteps:\n  - {id: b, needs: [zz], tool: echo}\n  - {id: a, tool: ecko}\n"), Options{Catalog: pools()})
 	var ds Diagnostics
 	require.True(t, errors.As(err, &ds))
 	require.Len(t, ds, 2)
@@ -287,13 +272,13 @@ func TestDiagnostics(t *testing.T) {
 }
 
 func TestCompileFileErrors(t *testing.T) {
-	_, err := CompileFile(filepath.Join(t.TempDir(), "missing.yaml"), Options{})
+	_, err := CompileFile(filepath.Join(t.TempDir(), "missing.yaml"), Options{Catalog: pools()})
 	require.Error(t, err)
 	assert.ErrorIs(t, err, os.ErrNotExist)
 }
 
 func TestGraph(t *testing.T) {
-	p := compileExample(t, "incident-triage", Options{})
+	p := compileExample(t, "incident-triage", Options{Catalog: pools()})
 	g := Graph(p)
 	for _, want := range []string{
 		"flowchart TD\n",
@@ -308,7 +293,7 @@ func TestGraph(t *testing.T) {
 	} {
 		assert.Contains(t, g, want)
 	}
-	dq := compileExample(t, "data-quality", Options{})
+	dq := compileExample(t, "data-quality", Options{Catalog: pools()})
 	assert.Contains(t, Graph(dq), "  s_validate -. on_error .-> s_quarantine\n")
 	assert.Equal(t, Graph(dq), Graph(dq))
 }

@@ -40,6 +40,10 @@ func (c *compiler) readTool(st *stepInfo) {
 	st.st.Tool = name
 	offering := c.offering(name)
 	if len(offering) == 0 {
+		if _, none := c.s.cat.(noCatalog); none {
+			c.f.Errorf(t.N, "unknown tool %q: no tool catalogue was given to the compiler (Options.Catalog)", name)
+			return
+		}
 		c.f.Errorf(t.N, "unknown tool %q: no runtime offers it%s", name, diag.DidYouMean(name, c.allTools()))
 		return
 	}

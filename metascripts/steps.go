@@ -168,7 +168,14 @@ func (c *compiler) readStep(st *stepInfo) {
 		st.st.Agent = a.V
 	}
 	seen := map[string]bool{}
-	for _, nd := range c.f.StringOrList(fl["needs"].Value, "needs") {
+	needs := c.f.StringOrList(fl["needs"].Value, "needs")
+	if len(needs) > MaxNeeds {
+		// scanBounds refuses this while reading; forms it does not follow
+		// (an explicit "? needs" key) still meet the limit here.
+		c.f.Errorf(needs[MaxNeeds].N, "a step may need at most %d steps", MaxNeeds)
+		needs = needs[:MaxNeeds]
+	}
+	for _, nd := range needs {
 		if seen[nd.V] {
 			c.f.Errorf(nd.N, "step %s needs %s twice", st.name(), nd.V)
 			continue

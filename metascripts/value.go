@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"math"
 	"strconv"
+	"strings"
 	"unicode/utf8"
 
 	"gopkg.in/yaml.v3"
@@ -65,10 +66,22 @@ func (c *compiler) writeJSON(b *bytes.Buffer, n *yaml.Node, what string, onStrin
 		case "!!null":
 			b.WriteString("null")
 		case "!!bool":
+			if n.Value == "true" || n.Value == "false" {
+				b.WriteString(n.Value)
+				break
+			}
 			var v bool
 			_ = n.Decode(&v)
 			b.WriteString(strconv.FormatBool(v))
 		case "!!int":
+			// Plain decimals, the common case, without a yaml decoder
+			// for each; 0x, 0o, 017 and 1_000 are yaml's to read.
+			if plainDecimal(n.Value) {
+				if v, err := strconv.ParseInt(n.Value, 10, 64); err == nil {
+					b.WriteString(strconv.FormatInt(v, 10))
+					break
+				}
+			}
 			var v int64
 			if err := n.Decode(&v); err != nil {
 				c.f.Errorf(n, "integer %s is out of range", n.Value)
@@ -138,4 +151,19 @@ func writeJSONString(b *bytes.Buffer, s string) {
 		i += size
 	}
 	b.WriteByte('"')
+}
+
+// plainDecimal reports whether s is "0" or an optionally negative decimal
+// without a leading zero, which yaml and strconv read the same way.
+func plainDecimal(s string) bool {
+	s = strings.TrimPrefix(s, "-")
+	if s == "" || s[0] == '0' && len(s) > 1 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
 }

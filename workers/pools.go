@@ -3,6 +3,7 @@ package workers
 import (
 	"fmt"
 	"log/slog"
+	"sort"
 	"strings"
 
 	"github.com/tars-engine/tars/activities"
@@ -76,12 +77,38 @@ func buildOne(name string, cfg PoolConfig) (activities.Runner, error) {
 	return nil, fmt.Errorf("unknown pool %q (pools: %s)", name, strings.Join(plan.Runtimes, ", "))
 }
 
-// Inventory lists, per runtime, the tools this machine's pools would offer
-// and the sha256 of each tool's artifact where it has one. The compiler
-// uses it as its catalogue. Runtimes whose directory is unset are listed
-// with their built-in tools only.
-func Inventory(cfg PoolConfig) (map[string]map[string]string, error) {
-	inv := map[string]map[string]string{}
+// ToolInventory is, per runtime, the tools a machine's pools offer and the
+// sha256 of each tool's artifact ("" where the tool has none, as native
+// and cuda tools are compiled in). It is the one tool catalogue: the
+// compiler checks tool steps against it (it implements
+// metascripts.Catalog) and `tars tools` prints it.
+type ToolInventory map[string]map[string]string
+
+// Offers reports whether runtime offers tool, and the digest of its
+// artifact.
+func (inv ToolInventory) Offers(runtime, tool string) (string, bool) {
+	d, ok := inv[runtime][tool]
+	return d, ok
+}
+
+// Tools lists the tools runtime offers, sorted.
+func (inv ToolInventory) Tools(runtime string) []string {
+	out := make([]string, 0, len(inv[runtime]))
+	for t := range inv[runtime] {
+		out = append(out, t)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Inventory lists, per runtime, the tools the pools built from cfg offer
+// (what each pool's Runner.Tools lists once it runs), with their digests.
+// It does not need the runtimes themselves: the wasm and hyperlight pools
+// offer the modules and guests in their directories, and a runtime whose
+// directory is unset offers nothing; native and cuda offer their built-in
+// tools whether or not this machine has a GPU.
+func Inventory(cfg PoolConfig) (ToolInventory, error) {
+	inv := ToolInventory{}
 	nat := map[string]string{}
 	for _, n := range native.BuiltinNames() {
 		nat[n] = ""
@@ -90,6 +117,7 @@ func Inventory(cfg PoolConfig) (map[string]map[string]string, error) {
 		nat[t.Name] = ""
 	}
 	inv[plan.RuntimeNative] = nat
+	inv[plan.RuntimeWASM] = map[string]string{}
 	if cfg.ModulesDir != "" {
 		m, err := wasm.Inventory(cfg.ModulesDir)
 		if err != nil {
@@ -97,6 +125,7 @@ func Inventory(cfg PoolConfig) (map[string]map[string]string, error) {
 		}
 		inv[plan.RuntimeWASM] = m
 	}
+	inv[plan.RuntimeHyperlight] = map[string]string{}
 	if cfg.GuestsDir != "" {
 		g, err := hyperlight.Inventory(cfg.GuestsDir)
 		if err != nil {

@@ -35,7 +35,7 @@ func (g *globals) compileOptions() (metascripts.Options, error) {
 	if err != nil {
 		return metascripts.Options{}, err
 	}
-	return metascripts.Options{Catalog: metascripts.StaticCatalog(inv), Config: cfg}, nil
+	return metascripts.Options{Catalog: inv, Config: cfg}, nil
 }
 
 func (g *globals) compile(file string) (*plan.Plan, error) {

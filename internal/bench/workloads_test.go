@@ -21,6 +21,7 @@ import (
 	"github.com/tars-engine/tars/activities/cuda/kernels"
 	"github.com/tars-engine/tars/metascripts"
 	"github.com/tars-engine/tars/plan"
+	"github.com/tars-engine/tars/workers"
 	"github.com/tars-engine/tars/workflows"
 )
 
@@ -50,7 +51,9 @@ func TestParseWorkloads(t *testing.T) {
 
 func compileAll(t *testing.T) *Metascripts {
 	t.Helper()
-	m, err := Compile(metascripts.Options{}, MixedPools([]string{plan.RuntimeCUDA, plan.RuntimeNative, plan.RuntimeWASM, plan.RuntimeHyperlight}))
+	inv, err := workers.Inventory(workers.PoolConfig{ModulesDir: "../../activities/wasm/guests/bin", GuestsDir: "../../activities/hyperlight/guests/bin"})
+	require.NoError(t, err)
+	m, err := Compile(metascripts.Options{Catalog: inv}, MixedPools([]string{plan.RuntimeCUDA, plan.RuntimeNative, plan.RuntimeWASM, plan.RuntimeHyperlight}))
 	require.NoError(t, err)
 	return m
 }

@@ -30,10 +30,11 @@ type Var struct {
 // time the interpreter uses New, where inputs and steps are plain maps.
 // A Checker caches results by source and is safe for concurrent use.
 type Checker struct {
-	env   *cel.Env
-	vars  map[string]*cel.Type // declared qualified names and the base variables
-	mu    sync.Mutex
-	cache map[string]*Checked
+	env      *cel.Env
+	vars     map[string]*cel.Type // declared qualified names and the base variables
+	closures map[string]signature // for the quick checker
+	mu       sync.Mutex
+	cache    map[string]*Checked
 }
 
 // Issue is a compile error at a byte offset of the expression source.
@@ -67,12 +68,19 @@ type Checked struct {
 // be valid, see CheckClosure) and typed declarations.
 func NewChecker(closures []plan.Closure, vars []Var) (*Checker, error) {
 	opts := baseOptions()
+	sigs := make(map[string]signature, len(closures))
 	for _, c := range closures {
 		fn, err := closureFunction(c, opts, nil)
 		if err != nil {
 			return nil, fmt.Errorf("closure %s: %w", c.Name, err)
 		}
 		opts = append(opts, fn)
+		sig := signature{params: make([]*cel.Type, len(c.Params))}
+		for i, p := range c.Params {
+			sig.params[i], _ = Type(p.Type) // closureFunction checked them
+		}
+		sig.ret, _ = Type(c.Returns)
+		sigs[c.Name] = sig
 	}
 	declared := map[string]*cel.Type{
 		VarInputs: cel.MapType(cel.StringType, cel.DynType),
@@ -93,7 +101,7 @@ func NewChecker(closures []plan.Closure, vars []Var) (*Checker, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Checker{env: env, vars: declared, cache: map[string]*Checked{}}, nil
+	return &Checker{env: env, vars: declared, closures: sigs, cache: map[string]*Checked{}}, nil
 }
 
 // Check parses and type-checks src. The result is shared between calls
@@ -105,77 +113,13 @@ func (c *Checker) Check(src string) *Checked {
 	if ok {
 		return r
 	}
-	if r = c.reference(src); r == nil {
+	if r = c.quick(src); r == nil {
 		r = check(c.env, src)
 	}
 	c.mu.Lock()
 	c.cache[src] = r
 	c.mu.Unlock()
 	return r
-}
-
-// reference checks the commonest expression, a plain reference such as
-// steps.fetch.output or inputs.name, without CEL's parser, which costs far
-// more than the lookup. It returns nil for anything it does not decide
-// exactly as CEL would, and the caller falls back to CEL.
-func (c *Checker) reference(src string) *Checked {
-	lead := len(src) - len(strings.TrimLeft(src, " \t\r\n"))
-	path := strings.TrimSpace(src)
-	if path == "" || len(path) > 256 {
-		return nil
-	}
-	segs := strings.Split(path, ".")
-	for _, sg := range segs {
-		if !isIdent(sg) || reservedWords[sg] {
-			return nil
-		}
-	}
-	t, ok := c.vars[segs[0]]
-	if !ok {
-		return nil // undeclared: let CEL report it
-	}
-	// The longest declared prefix gives the type; selecting into a map
-	// yields dyn; selecting into anything else is for CEL to judge.
-	n := 1
-	for i := len(segs); i > 1; i-- {
-		if dt, ok := c.vars[strings.Join(segs[:i], ".")]; ok {
-			t, n = dt, i
-			break
-		}
-	}
-	if n < len(segs) {
-		switch t.Kind() {
-		case types.MapKind:
-			t = t.Parameters()[1]
-		case types.DynKind:
-		default:
-			return nil
-		}
-		for i := n + 1; i < len(segs); i++ {
-			if t.Kind() != types.DynKind {
-				return nil
-			}
-		}
-	}
-	u := Use{Root: segs[0], Offset: lead}
-	if len(segs) > 1 {
-		u.Field = segs[1]
-	}
-	return &Checked{Type: t, Uses: []Use{u}}
-}
-
-func isIdent(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || i > 0 && c >= '0' && c <= '9' {
-			continue
-		}
-		return false
-	}
-	return true
 }
 
 func check(env *cel.Env, src string) *Checked {

@@ -57,7 +57,7 @@ func TestCheck(t *testing.T) {
 	assert.Equal(t, 0, is.Offset, "points at the name, not the parenthesis")
 }
 
-// TestReferenceFastPathAgreesWithCEL: every expression the fast path
+// TestReferenceFastPathAgreesWithCEL: every reference the quick checker
 // decides gets the type and uses CEL would give; the rest fall back.
 func TestReferenceFastPathAgreesWithCEL(t *testing.T) {
 	c := testChecker(t)
@@ -68,7 +68,7 @@ func TestReferenceFastPathAgreesWithCEL(t *testing.T) {
 		" inputs.n ", "inputs.n.x", "inputs.list.x", "steps.ask.approved.x", "index.x",
 		"inputs.in", "nosuch", "nosuch.x", "inputs..n", "inputs.2x", "_x",
 	} {
-		fast := c.reference(src)
+		fast := c.quick(src)
 		slow := check(c.env, src)
 		if fast == nil {
 			continue
@@ -78,7 +78,7 @@ func TestReferenceFastPathAgreesWithCEL(t *testing.T) {
 		assert.Equal(t, slow.Uses, fast.Uses, src)
 	}
 	for _, src := range []string{"inputs.n.x", "inputs.in", "nosuch", "index.x", "inputs.list.x"} {
-		assert.Nil(t, c.reference(src), "%q must fall back to CEL", src)
+		assert.Nil(t, c.quick(src), "%q must fall back to CEL", src)
 	}
 }
 
