@@ -34,6 +34,7 @@ const (
 	// with live pollers, and fails with NoPool when there is none.
 	// Version 1 = live pools only.
 	ChangeAutoLiveOnly = "tars-auto-live-only"
+
 	// ChangeExprBudget stops evaluations that pass the expression budget of
 	// a workflow task (expr.TaskBudget). It is asked only when an evaluation
 	// would be stopped, so runs that never reach the budget record nothing;
