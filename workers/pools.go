@@ -16,9 +16,13 @@ import (
 
 // PoolConfig is what the pools need from the deployment.
 type PoolConfig struct {
-	ModulesDir string // wasm modules
+	// ModulesDir adds wasm modules to the built-in ones (and overrides
+	// those of the same name); "" serves the built-ins alone. A directory
+	// that is set but missing is an error.
+	ModulesDir string
 	CacheDir   string // wasm compilation cache ("" = memory)
-	GuestsDir  string // hyperlight guests
+	// GuestsDir does the same for hyperlight guests.
+	GuestsDir string
 	// NativeTools are extra tools an embedder registers on the native pool.
 	NativeTools []native.Tool
 	Logger      *slog.Logger
@@ -61,14 +65,8 @@ func buildOne(name string, cfg PoolConfig) (activities.Runner, error) {
 		}
 		return r, nil
 	case plan.RuntimeWASM:
-		if cfg.ModulesDir == "" {
-			return nil, fmt.Errorf("no modules directory: set --modules or TARS_MODULES")
-		}
 		return wasm.New(wasm.Config{ModulesDir: cfg.ModulesDir, CacheDir: cfg.CacheDir})
 	case plan.RuntimeHyperlight:
-		if cfg.GuestsDir == "" {
-			return nil, fmt.Errorf("no guests directory: set --guests or TARS_GUESTS")
-		}
 		return hyperlight.New(hyperlight.Config{GuestsDir: cfg.GuestsDir})
 	case plan.RuntimeCUDA:
 		return cuda.New(cuda.Config{})
@@ -78,8 +76,9 @@ func buildOne(name string, cfg PoolConfig) (activities.Runner, error) {
 
 // Inventory lists, per runtime, the tools this machine's pools would offer
 // and the sha256 of each tool's artifact where it has one. The compiler
-// uses it as its catalogue. Runtimes whose directory is unset are listed
-// with their built-in tools only.
+// uses it as its catalogue. The wasm and hyperlight pools offer their
+// built-in artifacts plus those of ModulesDir and GuestsDir; a directory
+// that is set but missing is an error.
 func Inventory(cfg PoolConfig) (map[string]map[string]string, error) {
 	inv := map[string]map[string]string{}
 	nat := map[string]string{}
@@ -90,20 +89,16 @@ func Inventory(cfg PoolConfig) (map[string]map[string]string, error) {
 		nat[t.Name] = ""
 	}
 	inv[plan.RuntimeNative] = nat
-	if cfg.ModulesDir != "" {
-		m, err := wasm.Inventory(cfg.ModulesDir)
-		if err != nil {
-			return nil, fmt.Errorf("wasm modules: %w", err)
-		}
-		inv[plan.RuntimeWASM] = m
+	m, err := wasm.Inventory(nil, cfg.ModulesDir)
+	if err != nil {
+		return nil, err
 	}
-	if cfg.GuestsDir != "" {
-		g, err := hyperlight.Inventory(cfg.GuestsDir)
-		if err != nil {
-			return nil, fmt.Errorf("hyperlight guests: %w", err)
-		}
-		inv[plan.RuntimeHyperlight] = g
+	inv[plan.RuntimeWASM] = m
+	g, err := hyperlight.Inventory(nil, cfg.GuestsDir)
+	if err != nil {
+		return nil, err
 	}
+	inv[plan.RuntimeHyperlight] = g
 	cu := map[string]string{}
 	for _, n := range kernels.Tools {
 		cu[n] = ""
