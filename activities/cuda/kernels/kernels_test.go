@@ -166,7 +166,6 @@ func TestMatMulFlatMatchesNaive(t *testing.T) {
 	}
 }
 
-
 // TestPTX checks what can be checked without a GPU: each module declares the
 // entry the pool asks for, targets 64-bit addresses, and takes the parameters
 // the pool passes, in order and with the types it passes.
