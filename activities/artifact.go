@@ -210,6 +210,37 @@ func (a *Artifacts) NotServed(runtime, errType, name string) error {
 		runtime, name, strings.Join(a.Names(), ", "))
 }
 
+// ArtifactKind names one file-based pool's artifacts: its runtime (for
+// messages), what it calls an artifact, the file extension, and the
+// built-ins it serves by default.
+type ArtifactKind struct {
+	Runtime, Noun, Ext string
+	Builtin            fs.FS
+}
+
+// Open is NewArtifacts for this kind, with builtin replacing k.Builtin
+// when it is not nil; errors name the runtime.
+func (k ArtifactKind) Open(builtin fs.FS, dir string) (*Artifacts, error) {
+	if builtin == nil {
+		builtin = k.Builtin
+	}
+	a, err := NewArtifacts(k.Noun, k.Ext, builtin, dir)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", k.Runtime, err)
+	}
+	return a, nil
+}
+
+// Inventory is Open followed by Artifacts.Inventory: every tool served,
+// with its sha256.
+func (k ArtifactKind) Inventory(builtin fs.FS, dir string) (map[string]string, error) {
+	a, err := k.Open(builtin, dir)
+	if err != nil {
+		return nil, err
+	}
+	return a.Inventory()
+}
+
 // SubFS returns the directory dir of an embedded file system, for
 // NewArtifacts; it panics on a bad dir, a programming error.
 func SubFS(fsys fs.FS, dir string) fs.FS {

@@ -2,7 +2,6 @@ package hyperlight
 
 import (
 	"embed"
-	"fmt"
 	"io/fs"
 
 	"github.com/tars-engine/tars/activities"
@@ -27,20 +26,7 @@ func Digest(path string) (string, error) { return activities.Digest(path) }
 // package's Builtin) and this directory ("" for none) serves, by tool name
 // with their Digest. It reads every guest of dir.
 func Inventory(builtin fs.FS, dir string) (map[string]string, error) {
-	a, err := newArtifacts(builtin, dir)
-	if err != nil {
-		return nil, err
-	}
-	return a.Inventory()
+	return artifactKind.Inventory(builtin, dir)
 }
 
-func newArtifacts(builtin fs.FS, dir string) (*activities.Artifacts, error) {
-	if builtin == nil {
-		builtin = Builtin
-	}
-	a, err := activities.NewArtifacts("guest", ".elf", builtin, dir)
-	if err != nil {
-		return nil, fmt.Errorf("hyperlight: %w", err)
-	}
-	return a, nil
-}
+var artifactKind = activities.ArtifactKind{Runtime: Runtime, Noun: "guest", Ext: ".elf", Builtin: Builtin}

@@ -51,7 +51,7 @@ var _ activities.Runner = (*Runner)(nil)
 // guest within cfg.VMBudget. Close releases them.
 func New(cfg Config) (*Runner, error) {
 	cfg = cfg.withDefaults()
-	artifacts, err := newArtifacts(cfg.Builtin, cfg.GuestsDir)
+	artifacts, err := artifactKind.Open(cfg.Builtin, cfg.GuestsDir)
 	if err != nil {
 		return nil, err
 	}

@@ -48,7 +48,7 @@ type Config struct {
 	DefaultTimeout time.Duration
 
 	// Trusted names tools that run without wazero's close-on-context-done
-	// checks, which make tight loops 13–25× slower. A trusted tool is not
+	// checks, which slow tight loops several times over (see BENCHMARKS.md). A trusted tool is not
 	// stopped by its deadline: list only tools whose code you control and
 	// that always terminate.
 	Trusted []string

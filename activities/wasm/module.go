@@ -2,7 +2,6 @@ package wasm
 
 import (
 	"context"
-	"fmt"
 	"io/fs"
 	"os"
 	"strings"
@@ -22,23 +21,10 @@ func Digest(path string) (string, error) { return activities.Digest(path) }
 // package's Builtin) and this directory ("" for none) serves, by tool name
 // with their Digest. It reads every module of dir.
 func Inventory(builtin fs.FS, dir string) (map[string]string, error) {
-	a, err := newArtifacts(builtin, dir)
-	if err != nil {
-		return nil, err
-	}
-	return a.Inventory()
+	return artifactKind.Inventory(builtin, dir)
 }
 
-func newArtifacts(builtin fs.FS, dir string) (*activities.Artifacts, error) {
-	if builtin == nil {
-		builtin = Builtin
-	}
-	a, err := activities.NewArtifacts("module", ".wasm", builtin, dir)
-	if err != nil {
-		return nil, fmt.Errorf("wasm: %w", err)
-	}
-	return a, nil
-}
+var artifactKind = activities.ArtifactKind{Runtime: Runtime, Noun: "module", Ext: ".wasm", Builtin: Builtin}
 
 // fileState remembers a module file's digest while its size and mtime stay
 // the same, so a call costs one stat, not a read and a hash.

@@ -53,7 +53,7 @@ var _ activities.Runner = (*Runner)(nil)
 // here. Close releases it all.
 func New(cfg Config) (*Runner, error) {
 	cfg = cfg.withDefaults()
-	artifacts, err := newArtifacts(cfg.Builtin, cfg.ModulesDir)
+	artifacts, err := artifactKind.Open(cfg.Builtin, cfg.ModulesDir)
 	if err != nil {
 		return nil, err
 	}
