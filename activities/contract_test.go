@@ -139,3 +139,34 @@ func runStrict(t *testing.T, r activities.Runner, tool string, args, out any) {
 	dec.DisallowUnknownFields()
 	require.NoError(t, dec.Decode(out), "%s output %s", tool, res.Output)
 }
+
+// BenchmarkSharedTools runs each guest tool's first input on each runtime
+// this machine has, through Runner.Run.
+func BenchmarkSharedTools(b *testing.B) {
+	nat := native.New(native.Config{})
+	w, err := wasm.New(wasm.Config{})
+	require.NoError(b, err)
+	defer w.Close()
+	runners := []activities.Runner{nat, w}
+	if h, err := hyperlight.New(hyperlight.Config{}); err == nil {
+		defer h.Close()
+		runners = append(runners, h)
+	}
+	for _, tool := range []string{"sha256", "json-field", "policy-check"} {
+		for _, r := range runners {
+			b.Run(tool+"/"+r.Runtime(), func(b *testing.B) {
+				c := activities.Call{Tool: tool, Args: json.RawMessage(guestToolInputs[tool][0])}
+				ctx := context.Background()
+				if _, err := r.Run(ctx, c); err != nil { // compile or boot outside the loop
+					b.Fatal(err)
+				}
+				b.ReportAllocs()
+				for b.Loop() {
+					if _, err := r.Run(ctx, c); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
+	}
+}
