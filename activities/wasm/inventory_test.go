@@ -130,6 +130,11 @@ func TestMemoryBudgetAdmitsCallsByWeight(t *testing.T) {
 	// One call holds the budget until its deadline; a second one waits
 	// for it and runs after it, and a third whose deadline comes first is
 	// told the pool was busy (retryable), not "context canceled".
+	// Compile both modules first, so that the timings below are the calls'.
+	_, err = run(t, r, call("escape", `{"try":"exit"}`), 20*time.Second)
+	requireType(t, err, activities.ErrWasmExit)
+	requireServing(t, r)
+
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
@@ -137,7 +142,7 @@ func TestMemoryBudgetAdmitsCallsByWeight(t *testing.T) {
 		_, err := run(t, r, call("escape", `{"try":"loop"}`), 800*time.Millisecond)
 		requireType(t, err, activities.ErrWasmDeadline)
 	}()
-	time.Sleep(200 * time.Millisecond)
+	time.Sleep(250 * time.Millisecond)
 	var waited activities.Result
 	var waitedErr error
 	wg.Add(1)
@@ -161,7 +166,8 @@ func TestMemoryBudgetAdmitsCallsByWeight(t *testing.T) {
 // timeout would fire (which is retried).
 func TestDeadlineIsNonRetryableAndComesFirst(t *testing.T) {
 	r := newRunner(t, wasm.Config{})
-	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	// 3 s leaves a margin of 300 ms: room to stop and report on a busy machine.
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()
 	deadline, _ := ctx.Deadline()
 	_, err := r.Run(ctx, call("escape", `{"try":"loop"}`))
