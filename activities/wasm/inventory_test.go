@@ -2,6 +2,7 @@ package wasm_test
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"slices"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/temporal"
 
 	"github.com/tars-engine/tars/activities"
 	"github.com/tars-engine/tars/activities/wasm"
@@ -184,4 +186,27 @@ func keys(m map[string]string) []string {
 	}
 	slices.Sort(out)
 	return out
+}
+
+// TestCloseDuringCompile: Close while a call is compiling its module must
+// fail the call (retryably), not panic inside wazero, which it did when the
+// runtime was closed under CompileModule.
+func TestCloseDuringCompile(t *testing.T) {
+	for i := range 12 {
+		r, err := wasm.New(wasm.Config{ModulesDir: guests})
+		require.NoError(t, err)
+		done := make(chan error, 1)
+		go func() {
+			_, err := r.Run(context.Background(), call("escape", `{"try":"exit"}`))
+			done <- err
+		}()
+		time.Sleep(time.Duration(i) * time.Millisecond)
+		require.NoError(t, r.Close())
+		err = <-done
+		require.Error(t, err)
+		var app *temporal.ApplicationError
+		if errors.As(err, &app) && app.NonRetryable() {
+			assert.Contains(t, err.Error(), "exited with status 7", "only the guest's own failure is non-retryable")
+		}
+	}
 }

@@ -109,7 +109,15 @@ func (e *engine) compile(ctx context.Context, r *Runner, tool, path, digest stri
 
 	start := time.Now()
 	var sticky bool
-	sticky, m.err = e.compileNow(ctx, tool, path, digest, data, m)
+	// wazero's CompileModule panics when its runtime is closed under it, so
+	// Close waits for compiles in progress and later ones do not start.
+	r.closing.RLock()
+	if r.closed.Load() {
+		m.err = errRunnerClosed
+	} else {
+		sticky, m.err = e.compileNow(ctx, tool, path, digest, data, m)
+	}
+	r.closing.RUnlock()
 	took := time.Since(start)
 	if m.err != nil && !sticky {
 		// A failed read must not stick; an invalid module is invalid for

@@ -39,8 +39,9 @@ type Runner struct {
 	filesMu sync.Mutex
 	files   map[string]*fileState // by module path
 
-	states sync.Pool // *callState
-	closed atomic.Bool
+	states  sync.Pool // *callState
+	closed  atomic.Bool
+	closing sync.RWMutex // compiles hold it shared; Close exclusively
 }
 
 var _ activities.Runner = (*Runner)(nil)
@@ -349,6 +350,8 @@ func (r *Runner) Close() error {
 	if r.closed.Swap(true) {
 		return nil
 	}
+	r.closing.Lock()
+	defer r.closing.Unlock()
 	ctx := context.Background()
 	var errs []error
 	for _, e := range []*engine{r.plain, r.trusted} {
