@@ -16,13 +16,13 @@ const (
 	ErrToolFailed     = "ToolFailed"     // the tool ran and reported failure (retryable)
 	ErrOutputTooLarge = "OutputTooLarge" // the tool produced more output than allowed
 
-	ErrModuleNotFound = "ModuleNotFound" // wasm: no module by that name/path
-	ErrModuleInvalid  = "ModuleInvalid"  // wasm/hyperlight: the module or guest ELF is invalid
-	ErrModuleChanged  = "ModuleChanged"  // wasm/hyperlight: sha256 differs from the Plan's
-	ErrWasmTrap       = "WasmTrap"       // wasm: the module trapped
-	ErrWasmMemory     = "WasmMemoryLimit"
-	ErrWasmDeadline   = "WasmDeadline"
-	ErrWasmExit       = "WasmExit" // wasm: the module exited non-zero
+	ErrModuleNotFound = "ModuleNotFound"  // wasm: the pool serves no module by that name
+	ErrModuleInvalid  = "ModuleInvalid"   // wasm/hyperlight: the module or guest ELF is invalid
+	ErrModuleChanged  = "ModuleChanged"   // wasm/hyperlight: sha256 differs from the Plan's
+	ErrWasmTrap       = "WasmTrap"        // wasm: the module trapped
+	ErrWasmMemory     = "WasmMemoryLimit" // wasm: a memory.grow past the call's limit was refused
+	ErrWasmDeadline   = "WasmDeadline"    // wasm: stopped shortly before its deadline
+	ErrWasmExit       = "WasmExit"        // wasm: the module exited non-zero
 
 	ErrGuestFault    = "GuestFault"    // hyperlight: triple fault, wild access, unknown port, oversized output
 	ErrGuestDeadline = "GuestDeadline" // hyperlight: the call ran past its deadline
@@ -30,6 +30,8 @@ const (
 	ErrGuestNotFound = "GuestNotFound"
 
 	ErrNoDevice = "NoDevice" // cuda: no usable GPU
+
+	ErrPoolBusy = "PoolBusy" // wasm: the pool's memory budget stayed full until the deadline (retryable)
 )
 
 // NonRetryable returns an application error that Temporal will not retry,

@@ -17,9 +17,13 @@ import (
 
 // PoolConfig is what the pools need from the deployment.
 type PoolConfig struct {
-	ModulesDir string // wasm modules
+	// ModulesDir adds wasm modules to the built-in ones (and overrides
+	// those of the same name); "" serves the built-ins alone. A directory
+	// that is set but missing is an error.
+	ModulesDir string
 	CacheDir   string // wasm compilation cache ("" = memory)
-	GuestsDir  string // hyperlight guests
+	// GuestsDir does the same for hyperlight guests.
+	GuestsDir string
 	// NativeTools are extra tools an embedder registers on the native pool.
 	NativeTools []native.Tool
 	Logger      *slog.Logger
@@ -62,14 +66,8 @@ func buildOne(name string, cfg PoolConfig) (activities.Runner, error) {
 		}
 		return r, nil
 	case plan.RuntimeWASM:
-		if cfg.ModulesDir == "" {
-			return nil, fmt.Errorf("no modules directory: set --modules or TARS_MODULES")
-		}
 		return wasm.New(wasm.Config{ModulesDir: cfg.ModulesDir, CacheDir: cfg.CacheDir})
 	case plan.RuntimeHyperlight:
-		if cfg.GuestsDir == "" {
-			return nil, fmt.Errorf("no guests directory: set --guests or TARS_GUESTS")
-		}
 		return hyperlight.New(hyperlight.Config{GuestsDir: cfg.GuestsDir})
 	case plan.RuntimeCUDA:
 		return cuda.New(cuda.Config{})
@@ -104,9 +102,9 @@ func (inv ToolInventory) Tools(runtime string) []string {
 // Inventory lists, per runtime, the tools the pools built from cfg offer
 // (what each pool's Runner.Tools lists once it runs), with their digests.
 // It does not need the runtimes themselves: the wasm and hyperlight pools
-// offer the modules and guests in their directories, and a runtime whose
-// directory is unset offers nothing; native and cuda offer their built-in
-// tools whether or not this machine has a GPU.
+// offer their built-in artifacts plus those of ModulesDir and GuestsDir (a
+// directory that is set but missing is an error); native and cuda offer
+// their built-in tools whether or not this machine has a GPU.
 func Inventory(cfg PoolConfig) (ToolInventory, error) {
 	inv := ToolInventory{}
 	nat := map[string]string{}
@@ -117,22 +115,16 @@ func Inventory(cfg PoolConfig) (ToolInventory, error) {
 		nat[t.Name] = ""
 	}
 	inv[plan.RuntimeNative] = nat
-	inv[plan.RuntimeWASM] = map[string]string{}
-	if cfg.ModulesDir != "" {
-		m, err := wasm.Inventory(cfg.ModulesDir)
-		if err != nil {
-			return nil, fmt.Errorf("wasm modules: %w", err)
-		}
-		inv[plan.RuntimeWASM] = m
+	m, err := wasm.Inventory(nil, cfg.ModulesDir)
+	if err != nil {
+		return nil, err
 	}
-	inv[plan.RuntimeHyperlight] = map[string]string{}
-	if cfg.GuestsDir != "" {
-		g, err := hyperlight.Inventory(cfg.GuestsDir)
-		if err != nil {
-			return nil, fmt.Errorf("hyperlight guests: %w", err)
-		}
-		inv[plan.RuntimeHyperlight] = g
+	inv[plan.RuntimeWASM] = m
+	g, err := hyperlight.Inventory(nil, cfg.GuestsDir)
+	if err != nil {
+		return nil, err
 	}
+	inv[plan.RuntimeHyperlight] = g
 	cu := map[string]string{}
 	for _, n := range kernels.Tools {
 		cu[n] = ""

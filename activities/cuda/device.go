@@ -1,6 +1,7 @@
 package cuda
 
 import (
+	"context"
 	"fmt"
 	"runtime"
 	"sync/atomic"
@@ -157,4 +158,61 @@ func (b *buffers) copyOut(dst []float32, src uint64, st *Stats) error {
 	st.Copy += time.Since(t)
 	st.CopyBytes += bytes
 	return err
+}
+
+// kernelCall is one kernel launch as the tools make it: inputs copied to
+// the GPU, an output buffer, the kernel, and its grid and block.
+type kernelCall struct {
+	in     [][]float32 // copied to device buffers, in order
+	out    []float32   // filled from the output buffer after the kernel
+	kernel func(g *gpu) uintptr
+	grid   [3]uint32
+	block  [3]uint32
+	params func(in []uint64, out uint64) []any // the kernel's parameters
+}
+
+// run takes a slot on a GPU and makes the call: copy in, allocate the
+// output, launch, synchronise, copy out, free. A sticky failure takes the
+// GPU out of service (Runner.fail). The context is checked before the
+// launch; a launched kernel runs to its end.
+func (r *Runner) run(ctx context.Context, c kernelCall) (Stats, error) {
+	g, release, err := r.acquire(ctx)
+	if err != nil {
+		return Stats{}, err
+	}
+	defer release()
+	st := Stats{Device: g.Ordinal}
+	err = g.do(r.d, func() error {
+		b := buffers{d: r.d}
+		defer b.free()
+		ins := make([]uint64, len(c.in))
+		for i, src := range c.in {
+			p, err := b.copyIn(src, &st)
+			if err != nil {
+				return err
+			}
+			ins[i] = p
+		}
+		out, err := b.alloc(uint64(len(c.out)) * 4)
+		if err != nil {
+			return err
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		t := time.Now()
+		if err := r.d.launch(c.kernel(g), c.grid, c.block, c.params(ins, out)...); err != nil {
+			return err
+		}
+		if err := r.d.check("cuCtxSynchronize", r.d.cuCtxSynchronize()); err != nil {
+			return err
+		}
+		st.Kernel = time.Since(t)
+		return b.copyOut(c.out, out, &st)
+	})
+	if err != nil {
+		r.fail(g, err)
+		return st, fmt.Errorf("GPU %d: %w", g.Ordinal, err)
+	}
+	return st, nil
 }

@@ -24,10 +24,8 @@ var ErrNoDevice = errors.New("no CUDA device")
 
 // CUresult values this package acts on (cuda.h).
 const (
-	cudaSuccess            = 0
-	cudaErrorOutOfMemory   = 2
-	cudaErrorNoDevice      = 100
-	cudaErrorInvalidDevice = 101
+	cudaSuccess       = 0
+	cudaErrorNoDevice = 100
 )
 
 // sticky reports whether a CUresult leaves the context unusable: after one of

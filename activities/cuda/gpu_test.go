@@ -96,10 +96,10 @@ func TestGPU(t *testing.T) {
 		require.NoError(t, err)
 		var out kernels.TopKResult
 		require.NoError(t, json.Unmarshal(res.Output, &out))
-		require.Len(t, out.Matches, 2)
-		assert.Equal(t, []int{1, 2}, []int{out.Matches[0].Index, out.Matches[1].Index})
-		assert.InDelta(t, 1, out.Matches[0].Score, 1e-6)
-		assert.InDelta(t, math.Sqrt2/2, out.Matches[1].Score, 1e-6)
+		assert.Equal(t, []int{1, 2}, out.Indices)
+		require.Len(t, out.Scores, 2)
+		assert.InDelta(t, 1, out.Scores[0], 1e-6)
+		assert.InDelta(t, math.Sqrt2/2, out.Scores[1], 1e-6)
 		for _, k := range []string{"gpu.index", "gpu.kernel_us", "gpu.copy_us", "gpu.copy_bytes"} {
 			assert.Contains(t, res.Metrics, k)
 		}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"math"
-	"time"
 
 	"github.com/tars-engine/tars/activities/cuda/kernels"
 )
@@ -26,46 +25,18 @@ func (r *Runner) MatMul(ctx context.Context, a, b []float32, m, k, n int) ([]flo
 		return nil, Stats{}, fmt.Errorf("%w: matmul needs %.1f MiB of GPU memory, a slot has %.1f MiB (raise the pool's slot size)", errTooLarge, mib(need), mib(r.slotBytes))
 	}
 	c := make([]float32, m*n)
-
-	g, release, err := r.acquire(ctx)
-	if err != nil {
-		return nil, Stats{}, err
-	}
-	defer release()
-	st := Stats{Device: g.Ordinal}
-	err = g.do(r.d, func() error {
-		bufs := buffers{d: r.d}
-		defer bufs.free()
-		da, err := bufs.copyIn(a, &st)
-		if err != nil {
-			return err
-		}
-		db, err := bufs.copyIn(b, &st)
-		if err != nil {
-			return err
-		}
-		dc, err := bufs.alloc(uint64(m*n) * 4)
-		if err != nil {
-			return err
-		}
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		grid := [3]uint32{uint32((n + matmulTile - 1) / matmulTile), uint32((m + matmulTile - 1) / matmulTile), 1}
-		t := time.Now()
-		if err := r.d.launch(g.matmul, grid, [3]uint32{matmulTile, matmulTile, 1},
-			da, db, dc, uint32(m), uint32(n), uint32(k)); err != nil {
-			return err
-		}
-		if err := r.d.check("cuCtxSynchronize", r.d.cuCtxSynchronize()); err != nil {
-			return err
-		}
-		st.Kernel = time.Since(t)
-		return bufs.copyOut(c, dc, &st)
+	st, err := r.run(ctx, kernelCall{
+		in:     [][]float32{a, b},
+		out:    c,
+		kernel: func(g *gpu) uintptr { return g.matmul },
+		grid:   [3]uint32{uint32((n + matmulTile - 1) / matmulTile), uint32((m + matmulTile - 1) / matmulTile), 1},
+		block:  [3]uint32{matmulTile, matmulTile, 1},
+		params: func(in []uint64, out uint64) []any {
+			return []any{in[0], in[1], out, uint32(m), uint32(n), uint32(k)}
+		},
 	})
 	if err != nil {
-		r.fail(g, err)
-		return nil, st, fmt.Errorf("GPU %d: %w", g.Ordinal, err)
+		return nil, st, err
 	}
 	return c, st, nil
 }

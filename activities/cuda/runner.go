@@ -204,8 +204,10 @@ func (r *Runner) Startup() Startup { return r.startup }
 // Run executes one call of vector.topk or matmul on a GPU. Argument errors
 // and calls larger than a slot are non-retryable ErrBadArgs; an unknown tool
 // is ErrToolNotFound; a GPU that fails mid-call is taken out of service and
-// the call fails with a retryable ErrNoDevice, so Temporal retries it here on
-// another GPU or, once the step's chain moves on, on the native pool.
+// the call fails with a retryable ErrNoDevice, so Temporal retries it under
+// the step's retry policy on a cuda worker that still has a GPU. A step's
+// chain falls back to native only when no cuda pool starts it in time
+// (schedule-to-start), not after a failure.
 func (r *Runner) Run(ctx context.Context, call activities.Call) (activities.Result, error) {
 	var (
 		out any
@@ -249,7 +251,7 @@ func (r *Runner) runTopK(ctx context.Context, args json.RawMessage) (kernels.Top
 		return kernels.TopKResult{}, Stats{}, err
 	}
 	matches, st, err := r.TopK(ctx, q, m, dim, k)
-	return kernels.TopKResult{Matches: matches}, st, err
+	return kernels.NewTopKResult(matches), st, err
 }
 
 func (r *Runner) runMatMul(ctx context.Context, args json.RawMessage) (kernels.MatMulResult, Stats, error) {

@@ -133,7 +133,7 @@ func TestRunnerFakeDriver(t *testing.T) {
 	res, err := r.Run(ctx, activities.Call{Tool: kernels.ToolTopK, Args: json.RawMessage(`{"query":[1,0],"vectors":[[1,0],[0,1],[1,1]],"k":2}`)})
 	require.NoError(t, err)
 	// the fake's kernels do nothing, so every score is 0: ties by index
-	assert.JSONEq(t, `{"matches":[{"index":0,"score":0},{"index":1,"score":0}]}`, string(res.Output))
+	assert.JSONEq(t, `{"indices":[0,1],"scores":[0,0]}`, string(res.Output))
 	assert.Equal(t, float64((6+2+3)*4), res.Metrics["gpu.copy_bytes"]) // matrix + query in, scores out
 	assert.Contains(t, res.Metrics, "gpu.index")
 	assert.Contains(t, res.Metrics, "gpu.kernel_us")

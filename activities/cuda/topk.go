@@ -3,7 +3,6 @@ package cuda
 import (
 	"context"
 	"fmt"
-	"time"
 
 	"github.com/tars-engine/tars/activities/cuda/kernels"
 )
@@ -39,46 +38,18 @@ func (r *Runner) TopK(ctx context.Context, query, matrix []float32, dim, k int) 
 	}
 	scores := make([]float32, n)
 	qinv := kernels.QueryInverseNorm(query)
-
-	g, release, err := r.acquire(ctx)
-	if err != nil {
-		return nil, Stats{}, err
-	}
-	defer release()
-	st := Stats{Device: g.Ordinal}
-	err = g.do(r.d, func() error {
-		b := buffers{d: r.d}
-		defer b.free()
-		dv, err := b.copyIn(matrix, &st)
-		if err != nil {
-			return err
-		}
-		dq, err := b.copyIn(query, &st)
-		if err != nil {
-			return err
-		}
-		ds, err := b.alloc(uint64(n) * 4)
-		if err != nil {
-			return err
-		}
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		grid := uint32((n*32 + cosineBlock - 1) / cosineBlock)
-		t := time.Now()
-		if err := r.d.launch(g.cosine, [3]uint32{grid, 1, 1}, [3]uint32{cosineBlock, 1, 1},
-			dv, dq, ds, uint32(n), uint32(dim), qinv); err != nil {
-			return err
-		}
-		if err := r.d.check("cuCtxSynchronize", r.d.cuCtxSynchronize()); err != nil {
-			return err
-		}
-		st.Kernel = time.Since(t)
-		return b.copyOut(scores, ds, &st)
+	st, err := r.run(ctx, kernelCall{
+		in:     [][]float32{matrix, query},
+		out:    scores,
+		kernel: func(g *gpu) uintptr { return g.cosine },
+		grid:   [3]uint32{uint32((n*32 + cosineBlock - 1) / cosineBlock), 1, 1},
+		block:  [3]uint32{cosineBlock, 1, 1},
+		params: func(in []uint64, out uint64) []any {
+			return []any{in[0], in[1], out, uint32(n), uint32(dim), qinv}
+		},
 	})
 	if err != nil {
-		r.fail(g, err)
-		return nil, st, fmt.Errorf("GPU %d: %w", g.Ordinal, err)
+		return nil, st, err
 	}
 	return kernels.SelectTopK(scores, k), st, nil
 }

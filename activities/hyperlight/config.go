@@ -1,26 +1,31 @@
 package hyperlight
 
 import (
-	"bufio"
-	"bytes"
-	"os"
+	"io/fs"
 	"runtime"
-	"strconv"
 	"time"
+
+	"github.com/tars-engine/tars/internal/env/hostmem"
 )
 
 // Config configures a Runner. The zero value of every field means its
 // default; only GuestsDir is usually set.
 type Config struct {
-	// GuestsDir holds the guests: a call for tool NAME runs
-	// GuestsDir/NAME.elf. A tool name that contains '/' or ends in ".elf"
-	// is a path instead, relative to GuestsDir unless absolute.
+	// Builtin holds the guests served without any directory: NAME.elf at
+	// its top level is tool NAME. nil means the package's Builtin (the
+	// example guests compiled into the binary); an empty fs.FS serves none.
+	Builtin fs.FS
+
+	// GuestsDir, when set, adds tools: a call for tool NAME runs
+	// GuestsDir/NAME.elf when that file exists, else the built-in NAME.
+	// A tool is always a name, never a path. New fails when GuestsDir is
+	// set but is not a readable directory.
 	GuestsDir string
 
 	// VMBudget is the most micro-VMs alive at once, busy or warm, over all
-	// guests; Capacity reports it. Default: half the memory available to
-	// the process divided by DefaultMemoryMiB, at least 1 and at most
-	// 4 × GOMAXPROCS (calls are CPU-bound).
+	// guests; Capacity reports it. Default: half of MemAvailable divided by
+	// DefaultMemoryMiB, at least 1 and at most 4 × GOMAXPROCS (calls are
+	// CPU-bound).
 	VMBudget int
 
 	// DefaultMemoryMiB is the guest memory of a call whose grants name no
@@ -77,36 +82,10 @@ func (c Config) withDefaults() Config {
 		c.DefaultTimeout = defaultTimeout
 	}
 	if c.VMBudget <= 0 {
-		c.VMBudget = budgetFor(availableMemory(), c.DefaultMemoryMiB, runtime.GOMAXPROCS(0))
+		c.VMBudget = hostmem.Slots(hostmem.Budget(hostmem.Available()), uint64(c.DefaultMemoryMiB)<<20, runtime.GOMAXPROCS(0))
 	}
 	return c
 }
 
-// budgetFor is the default VMBudget: half of avail bytes split into guest
-// memories of memMiB, within [1, 4 × procs].
-func budgetFor(avail uint64, memMiB, procs int) int {
-	n := int(avail / 2 / (uint64(memMiB) << 20))
-	return max(1, min(n, 4*procs))
-}
-
 // memoryMiB rounds a guest memory size up to whole 2 MiB pages.
 func memoryMiB(mib int) int { return (mib + 1) &^ 1 }
-
-// availableMemory reads MemAvailable from /proc/meminfo, or assumes 2 GiB.
-func availableMemory() uint64 {
-	const fallback = 2 << 30
-	data, err := os.ReadFile("/proc/meminfo")
-	if err != nil {
-		return fallback
-	}
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	for sc.Scan() {
-		f := bytes.Fields(sc.Bytes())
-		if len(f) >= 2 && string(f[0]) == "MemAvailable:" {
-			if kib, err := strconv.ParseUint(string(f[1]), 10, 64); err == nil {
-				return kib << 10
-			}
-		}
-	}
-	return fallback
-}

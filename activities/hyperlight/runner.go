@@ -4,17 +4,12 @@ package hyperlight
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
-	"path/filepath"
 	"sort"
 	"strconv"
-	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -29,6 +24,7 @@ import (
 // implements activities.Runner and is safe for concurrent use.
 type Runner struct {
 	cfg       Config
+	artifacts *activities.Artifacts
 	sys       *kvm.System
 	cpuid     []kvm.CPUIDEntry
 	syncRegs  bool // KVM_CAP_SYNC_REGS: registers ride along with KVM_RUN
@@ -55,6 +51,10 @@ var _ activities.Runner = (*Runner)(nil)
 // guest within cfg.VMBudget. Close releases them.
 func New(cfg Config) (*Runner, error) {
 	cfg = cfg.withDefaults()
+	artifacts, err := artifactKind.Open(cfg.Builtin, cfg.GuestsDir)
+	if err != nil {
+		return nil, err
+	}
 	if err := kvm.Check(); err != nil {
 		return nil, fmt.Errorf("hyperlight: this host cannot run micro-VMs: %w", err)
 	}
@@ -69,6 +69,7 @@ func New(cfg Config) (*Runner, error) {
 	}
 	r := &Runner{
 		cfg:       cfg,
+		artifacts: artifacts,
 		sys:       sys,
 		cpuid:     guestCPUID(supported),
 		hostFuncs: make(map[string]HostFunc, len(builtinHostFuncs)+len(cfg.HostFuncs)),
@@ -90,12 +91,9 @@ func New(cfg Config) (*Runner, error) {
 // Runtime returns "hyperlight".
 func (r *Runner) Runtime() string { return Runtime }
 
-// Tools lists the guests in GuestsDir (NAME for every NAME.elf), sorted.
-// It reads the directory on every call.
-func (r *Runner) Tools() []string {
-	names, _ := guestNames(r.cfg.GuestsDir)
-	return names
-}
+// Tools lists the guests served, sorted: the built-ins and GuestsDir's
+// (NAME for every NAME.elf). It reads the directory on every call.
+func (r *Runner) Tools() []string { return r.artifacts.Names() }
 
 // Capacity returns VMBudget: the most calls that can each hold a VM.
 func (r *Runner) Capacity() int { return r.cfg.VMBudget }
@@ -433,21 +431,22 @@ func identOf(st os.FileInfo) fileIdent {
 
 // image returns the current image of tool at memMiB, loading the file when
 // it is new or changed on disk. A call costs one stat when nothing changed.
+// Only the guests the pool serves resolve (see activities.Artifacts).
 func (r *Runner) image(tool string, memMiB int) (*image, error) {
-	path := r.guestPath(tool)
-	st, err := os.Stat(path)
-	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil, activities.NonRetryable(activities.ErrGuestNotFound, err,
-				"hyperlight: no guest for tool %q (looked for %s)", tool, path)
-		}
-		return nil, activities.NonRetryable(activities.ErrGuestNotFound, err, "hyperlight: cannot use guest for tool %q: %v", tool, err)
+	art, ok := r.artifacts.Lookup(tool)
+	if !ok {
+		return nil, r.artifacts.NotServed("hyperlight", activities.ErrGuestNotFound, tool)
 	}
-	if !st.Mode().IsRegular() {
-		return nil, activities.NonRetryable(activities.ErrGuestNotFound, nil, "hyperlight: guest for tool %q is not a regular file: %s", tool, path)
+	path := art.Origin(".elf")
+	var id fileIdent // a built-in never changes: the zero identity
+	if art.Path != "" {
+		st, err := os.Stat(art.Path)
+		if err != nil {
+			return nil, activities.NonRetryable(activities.ErrGuestNotFound, err, "hyperlight: cannot use guest for tool %q: %v", tool, err)
+		}
+		id = identOf(st)
 	}
 	key := path + "@" + strconv.Itoa(memMiB)
-	id := identOf(st)
 	r.mu.Lock()
 	img, ok := r.images[key]
 	r.mu.Unlock()
@@ -455,15 +454,17 @@ func (r *Runner) image(tool string, memMiB int) (*image, error) {
 		return img, nil
 	}
 
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, activities.NonRetryable(activities.ErrGuestNotFound, err, "hyperlight: cannot read guest for tool %q: %v", tool, err)
+	data := art.Data
+	if art.Path != "" {
+		var err error
+		if data, err = os.ReadFile(art.Path); err != nil {
+			return nil, activities.NonRetryable(activities.ErrGuestNotFound, err, "hyperlight: cannot read guest for tool %q: %v", tool, err)
+		}
 	}
-	sum := sha256.Sum256(data)
 	fresh := &image{
 		name:   tool,
 		path:   path,
-		digest: hex.EncodeToString(sum[:]),
+		digest: activities.DigestBytes(data),
 		ident:  id,
 		data:   data,
 		lay:    newLayout(uint64(memMiB) << 20),
@@ -488,18 +489,6 @@ func (r *Runner) image(tool string, memMiB int) (*image, error) {
 	}
 	r.images[key] = fresh
 	return fresh, nil
-}
-
-// guestPath resolves a tool name to a file: NAME is GuestsDir/NAME.elf; a
-// name with '/' or the ".elf" suffix is a path, relative to GuestsDir.
-func (r *Runner) guestPath(tool string) string {
-	if strings.ContainsRune(tool, '/') || strings.HasSuffix(tool, ".elf") {
-		if filepath.IsAbs(tool) {
-			return filepath.Clean(tool)
-		}
-		return filepath.Join(r.cfg.GuestsDir, tool)
-	}
-	return filepath.Join(r.cfg.GuestsDir, tool+".elf")
 }
 
 func (r *Runner) hostFuncNames() []string {

@@ -318,7 +318,7 @@ func TestHostFunctionsNeedAGrant(t *testing.T) {
 func TestDigests(t *testing.T) {
 	dir := guestsDir(t)
 	r := newRunner(t, Config{GuestsDir: dir})
-	inv, err := Inventory(dir)
+	inv, err := Inventory(nil, dir)
 	require.NoError(t, err)
 	assert.Contains(t, inv, "sha256")
 	assert.Contains(t, inv, "json-field")

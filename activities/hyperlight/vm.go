@@ -29,8 +29,9 @@ const kickSignal = unix.SIGURG
 // vm is one micro-VM: a KVM VM with one vCPU and its guest memory. One
 // call at a time uses it, on the caller's own goroutine locked to its OS
 // thread for the call (the deadline kick signals that thread). Moving a
-// vCPU between threads from one call to the next costs about 2 µs here,
-// less than handing each call to a dedicated thread and back.
+// vCPU between threads from one call to the next was measured to cost
+// less than handing each call to a dedicated thread and back (figures in
+// BENCHMARKS.md).
 type vm struct {
 	r   *Runner
 	img *image
@@ -87,7 +88,7 @@ func (r *Runner) startVM(img *image, mem []byte) (*vm, error) {
 // create builds the VM: memory slots over v.mem, the vCPU with its CPUID
 // model and 64-bit user-mode registers. No MSR filter: a user-mode guest
 // cannot execute RDMSR/WRMSR at all, and installing one waits for an SRCU
-// grace period (13-16 ms measured here), which would dominate a cold start.
+// grace period (milliseconds; BENCHMARKS.md), which would dominate a cold start.
 func (v *vm) create() error {
 	r := v.r
 	var err error

@@ -75,8 +75,8 @@ func TestNewDefaults(t *testing.T) {
 func TestToolsAndBuiltinNames(t *testing.T) {
 	r := New(Config{})
 	want := []string{
-		"echo", "fail", "file.read", "file.write", "http.request", "json.query", "json.transform",
-		"model.chat", "shell", "sleep", "text.template", "vector.topk",
+		"echo", "fail", "file.read", "file.write", "http.request", "json-field", "json.query", "json.transform",
+		"matmul", "model.chat", "policy-check", "sha256", "shell", "sleep", "text.template", "vector.topk",
 	}
 	assert.Equal(t, want, BuiltinNames())
 	assert.Equal(t, want, r.Tools())

@@ -1,20 +1,25 @@
 package wasm
 
 import (
-	"bufio"
-	"bytes"
-	"os"
+	"io/fs"
 	"runtime"
-	"strconv"
 	"time"
+
+	"github.com/tars-engine/tars/internal/env/hostmem"
 )
 
 // Config configures a Runner. The zero value of every field means its
 // default; only ModulesDir is usually set.
 type Config struct {
-	// ModulesDir holds the tools: a call for tool NAME runs
-	// ModulesDir/NAME.wasm. A tool name that contains '/' or ends in ".wasm"
-	// is a path instead, relative to ModulesDir unless absolute.
+	// Builtin holds the modules served without any directory: NAME.wasm at
+	// its top level is tool NAME. nil means the package's Builtin (the
+	// example tools compiled into the binary); an empty fs.FS serves none.
+	Builtin fs.FS
+
+	// ModulesDir, when set, adds tools: a call for tool NAME runs
+	// ModulesDir/NAME.wasm when that file exists, else the built-in NAME.
+	// A tool is always a name, never a path. New fails when ModulesDir is
+	// set but is not a readable directory.
 	ModulesDir string
 
 	// CacheDir, when set, keeps compiled machine code on disk so that a
@@ -43,21 +48,26 @@ type Config struct {
 	DefaultTimeout time.Duration
 
 	// Trusted names tools that run without wazero's close-on-context-done
-	// checks, which make tight loops 13–25× slower. A trusted tool is not
+	// checks, which slow tight loops several times over (see BENCHMARKS.md). A trusted tool is not
 	// stopped by its deadline: list only tools whose code you control and
 	// that always terminate.
 	Trusted []string
 
+	// MemoryBudgetMiB is the host memory all running calls may hold
+	// together. Each call weighs its memory limit (its grant, or
+	// DefaultMemoryMiB) plus stackAllowanceMiB for its call stack, and
+	// waits until that much of the budget is free: calls are admitted by
+	// memory, not only by count. A call weighing more than the whole
+	// budget fails at once (PolicyRefused). Default: half of MemAvailable.
+	MemoryBudgetMiB int
+
 	// Capacity is how many calls may run at once. Default:
 	//
-	//	MemAvailable / 2 / (DefaultMemoryMiB + 128 MiB), within [1, 4 × GOMAXPROCS]
+	//	MemoryBudgetMiB / (DefaultMemoryMiB + 128 MiB), within [1, 4 × GOMAXPROCS]
 	//
-	// Half the available memory goes to calls; each may fill its linear
-	// memory, and a guest that recurses without bound makes wazero grow its
-	// call stack (Go heap, not linear memory) to about 128 MiB live before
-	// the stack-overflow trap. At most 4 calls per core: calls are
-	// CPU-bound, and more would only queue inside the process instead of
-	// in Temporal.
+	// so that that many calls of the default size fit the budget at once;
+	// larger grants wait for the budget (see MemoryBudgetMiB). The 128 MiB
+	// is stackAllowanceMiB.
 	Capacity int
 
 	// HTTPTimeout bounds one tars.http_fetch request. Default 10 s; the
@@ -108,42 +118,17 @@ func (c Config) withDefaults() Config {
 	if c.MaxFetchBytes <= 0 {
 		c.MaxFetchBytes = defaultMaxFetch
 	}
+	if c.MemoryBudgetMiB <= 0 {
+		c.MemoryBudgetMiB = int(hostmem.Budget(hostmem.Available()) >> 20)
+	}
 	if c.Capacity <= 0 {
-		c.Capacity = capacityFor(availableMemory(), c.DefaultMemoryMiB, runtime.GOMAXPROCS(0))
+		c.Capacity = hostmem.Slots(uint64(c.MemoryBudgetMiB)<<20, uint64(c.DefaultMemoryMiB+stackAllowanceMiB)<<20, runtime.GOMAXPROCS(0))
 	}
 	return c
 }
 
 // stackAllowanceMiB is the Go heap one call may take for its wasm call
-// stack: wazero's compiler doubles the stack up to a fixed ceiling; a guest
-// recursing without bound was measured to reach about 125 MiB live (165 MiB
-// allocated in all) before it trapped.
+// stack besides its linear memory: wazero's compiler doubles the stack up
+// to a fixed ceiling, and a guest recursing without bound reaches about
+// 128 MiB live before the stack-overflow trap (see BENCHMARKS.md).
 const stackAllowanceMiB = 128
-
-// capacityFor is the default Capacity: half of avail bytes split into
-// per-call worst cases, within [1, 4 × procs].
-func capacityFor(avail uint64, memMiB, procs int) int {
-	n := int(avail / 2 / (uint64(memMiB+stackAllowanceMiB) << 20))
-	return max(1, min(n, 4*procs))
-}
-
-// availableMemory reads MemAvailable from /proc/meminfo, or assumes 2 GiB
-// where there is none (not Linux).
-func availableMemory() uint64 {
-	const fallback = 2 << 30
-	data, err := os.ReadFile("/proc/meminfo")
-	if err != nil {
-		return fallback
-	}
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	for sc.Scan() {
-		f := bytes.Fields(sc.Bytes())
-		if len(f) >= 2 && string(f[0]) == "MemAvailable:" {
-			kib, err := strconv.ParseUint(string(f[1]), 10, 64)
-			if err == nil {
-				return kib << 10
-			}
-		}
-	}
-	return fallback
-}

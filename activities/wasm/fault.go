@@ -22,13 +22,13 @@ func fault(ctx context.Context, cs *callState, err error) error {
 			"wasm: %s wrote more than %d bytes to stdout; it was stopped", tool, cs.stdout.max)
 	}
 	if err == nil {
-		return nil
+		return refusedThenSucceeded(cs)
 	}
 	var exit *sys.ExitError
 	if errors.As(err, &exit) {
 		switch code := exit.ExitCode(); code {
 		case 0:
-			return nil
+			return refusedThenSucceeded(cs)
 		case sys.ExitCodeDeadlineExceeded:
 			return deadline(tool)
 		case sys.ExitCodeContextCanceled:
@@ -54,11 +54,22 @@ func fault(ctx context.Context, cs *callState, err error) error {
 	return activities.NonRetryable(activities.ErrWasmTrap, nil, "wasm: %s trapped: %s%s", tool, what, where)
 }
 
+// deadline is non-retryable: the attempt's time is spent, and a retry of a
+// guest that does not finish in time only spends the next attempt's too.
+// A step that wants more time sets a longer timeout.
 func deadline(tool string) error {
-	// Retryable: a deadline may be a slow machine, not a stuck guest. A
-	// step names WasmDeadline in retry.non_retryable to stop retrying.
-	return activities.Retryable(activities.ErrWasmDeadline, nil,
-		"wasm: %s ran past its deadline and was stopped", tool)
+	return activities.NonRetryable(activities.ErrWasmDeadline, nil,
+		"wasm: %s ran until shortly before its deadline and was stopped; raise the step's timeout if it needs more time", tool)
+}
+
+// refusedThenSucceeded fails a call that exited 0 after a memory.grow was
+// refused: its output was computed without the memory it asked for (a
+// malloc that returned NULL), so it is not trusted as a result.
+func refusedThenSucceeded(cs *callState) error {
+	if cs.mem.refused {
+		return memoryLimit(cs, "exited 0; an output computed without the memory it asked for is not used")
+	}
+	return nil
 }
 
 func memoryLimit(cs *callState, then string) error {

@@ -3,30 +3,32 @@ package wasm
 import (
 	"errors"
 	"net/url"
+	"runtime"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
-func TestCapacityFor(t *testing.T) {
+func TestCapacityFollowsTheMemoryBudget(t *testing.T) {
+	procs := runtime.GOMAXPROCS(0)
 	tests := []struct {
-		name   string
-		avail  uint64
-		memMiB int
-		procs  int
-		want   int
+		name              string
+		budgetMiB, memMiB int
+		want              int
 	}{
-		{"plenty of memory: 4 per core", 64 << 30, 64, 2, 8},
-		{"memory bound", 2 << 30, 64, 8, 5},   // 1 GiB / 192 MiB
-		{"big limits", 16 << 30, 1024, 16, 7}, // 8 GiB / 1152 MiB
-		{"never below one", 100 << 20, 64, 2, 1},
+		{"memory bound", 1024, 64, min(5, 4*procs)}, // 1 GiB / 192 MiB
+		{"big limits", 8192, 1024, min(7, 4*procs)}, // 8 GiB / 1152 MiB
+		{"never below one", 50, 64, 1},
+		{"plenty of memory: 4 per core", 1 << 20, 64, 4 * procs},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			assert.Equal(t, tt.want, capacityFor(tt.avail, tt.memMiB, tt.procs))
+			c := Config{MemoryBudgetMiB: tt.budgetMiB, DefaultMemoryMiB: tt.memMiB}.withDefaults()
+			assert.Equal(t, tt.want, c.Capacity)
 		})
 	}
+	assert.Positive(t, Config{}.withDefaults().MemoryBudgetMiB)
 }
 
 func TestTrapText(t *testing.T) {

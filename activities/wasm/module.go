@@ -2,12 +2,8 @@ package wasm
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"errors"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -21,23 +17,14 @@ import (
 // form the compiler records in the Plan and Call.Digest carries.
 func Digest(path string) (string, error) { return activities.Digest(path) }
 
-// Inventory lists the modules in dir (not its subdirectories) by tool name
-// (the file name without ".wasm") with their Digest. It reads every module.
-func Inventory(dir string) (map[string]string, error) { return activities.Inventory(dir, ".wasm") }
-
-func toolNames(dir string) ([]string, error) { return activities.ArtifactNames(dir, ".wasm") }
-
-// modulePath resolves a tool name to a file: NAME is ModulesDir/NAME.wasm;
-// a name with '/' or the ".wasm" suffix is a path, relative to ModulesDir.
-func (r *Runner) modulePath(tool string) string {
-	if strings.ContainsRune(tool, '/') || strings.HasSuffix(tool, ".wasm") {
-		if filepath.IsAbs(tool) {
-			return filepath.Clean(tool)
-		}
-		return filepath.Join(r.cfg.ModulesDir, tool)
-	}
-	return filepath.Join(r.cfg.ModulesDir, tool+".wasm")
+// Inventory lists the modules a Runner with these built-ins (nil: the
+// package's Builtin) and this directory ("" for none) serves, by tool name
+// with their Digest. It reads every module of dir.
+func Inventory(builtin fs.FS, dir string) (map[string]string, error) {
+	return artifactKind.Inventory(builtin, dir)
 }
+
+var artifactKind = activities.ArtifactKind{Runtime: Runtime, Noun: "module", Ext: ".wasm", Builtin: Builtin}
 
 // fileState remembers a module file's digest while its size and mtime stay
 // the same, so a call costs one stat, not a read and a hash.
@@ -56,24 +43,25 @@ type module struct {
 	minBytes uint64 // the memory the module declares it needs at start
 }
 
-// source finds the module for tool and returns its digest, reading and
-// hashing the file only when it changed since the last call. The bytes are
-// returned when they were read, so that a compile uses exactly what was
-// hashed.
-func (r *Runner) source(tool string) (path, digest string, data []byte, err error) {
-	path = r.modulePath(tool)
+// source finds the module for tool among the modules the pool serves and
+// returns its digest, reading and hashing a file only when it changed since
+// the last call. The bytes are returned when they were read, so that a
+// compile uses exactly what was hashed. origin names the module for
+// messages: its file, or "built-in NAME.wasm".
+func (r *Runner) source(tool string) (origin, digest string, data []byte, err error) {
+	art, ok := r.artifacts.Lookup(tool)
+	if !ok {
+		return "", "", nil, r.artifacts.NotServed("wasm", activities.ErrModuleNotFound, tool)
+	}
+	origin = art.Origin(".wasm")
+	if art.Path == "" {
+		return origin, art.Digest, art.Data, nil
+	}
+	path := art.Path
 	st, err := os.Stat(path)
 	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return "", "", nil, activities.NonRetryable(activities.ErrModuleNotFound, err,
-				"wasm: no module for tool %q (looked for %s)", tool, path)
-		}
 		return "", "", nil, activities.NonRetryable(activities.ErrModuleNotFound, err,
 			"wasm: cannot use module for tool %q: %v", tool, err)
-	}
-	if !st.Mode().IsRegular() {
-		return "", "", nil, activities.NonRetryable(activities.ErrModuleNotFound, nil,
-			"wasm: module for tool %q is not a regular file: %s", tool, path)
 	}
 	r.filesMu.Lock()
 	fsState, ok := r.files[path]
@@ -86,8 +74,7 @@ func (r *Runner) source(tool string) (path, digest string, data []byte, err erro
 		return "", "", nil, activities.NonRetryable(activities.ErrModuleNotFound, err,
 			"wasm: cannot read module for tool %q: %v", tool, err)
 	}
-	sum := sha256.Sum256(data)
-	digest = hex.EncodeToString(sum[:])
+	digest = activities.DigestBytes(data)
 	r.filesMu.Lock()
 	r.files[path] = &fileState{size: st.Size(), mtime: st.ModTime(), digest: digest}
 	r.filesMu.Unlock()
@@ -122,7 +109,15 @@ func (e *engine) compile(ctx context.Context, r *Runner, tool, path, digest stri
 
 	start := time.Now()
 	var sticky bool
-	sticky, m.err = e.compileNow(ctx, tool, path, digest, data, m)
+	// wazero's CompileModule panics when its runtime is closed under it, so
+	// Close waits for compiles in progress and later ones do not start.
+	r.closing.RLock()
+	if r.closed.Load() {
+		m.err = errRunnerClosed
+	} else {
+		sticky, m.err = e.compileNow(ctx, tool, path, digest, data, m)
+	}
+	r.closing.RUnlock()
 	took := time.Since(start)
 	if m.err != nil && !sticky {
 		// A failed read must not stick; an invalid module is invalid for
@@ -143,7 +138,7 @@ func (e *engine) compileNow(ctx context.Context, tool, path, digest string, data
 			return false, activities.NonRetryable(activities.ErrModuleNotFound, err,
 				"wasm: cannot read module for tool %q: %v", tool, err)
 		}
-		if sum := sha256.Sum256(data); hex.EncodeToString(sum[:]) != digest {
+		if activities.DigestBytes(data) != digest {
 			return false, activities.Retryable(activities.ErrModuleChanged, nil,
 				"wasm: module for tool %q changed while it was being loaded; try again", tool)
 		}

@@ -16,6 +16,7 @@ import (
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/experimental"
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
+	"golang.org/x/sync/semaphore"
 
 	"github.com/tars-engine/tars/activities"
 )
@@ -26,33 +27,44 @@ const Runtime = "wasm"
 // Runner runs tool calls as WebAssembly modules under wazero. It
 // implements activities.Runner and is safe for concurrent use.
 type Runner struct {
-	cfg     Config
-	cache   wazero.CompilationCache
-	plain   *engine // close-on-context-done: every tool not in cfg.Trusted
-	trusted *engine // nil unless cfg.Trusted is set
-	isTrust map[string]bool
-	client  *http.Client
+	cfg       Config
+	artifacts *activities.Artifacts
+	memory    *semaphore.Weighted // MiB of Config.MemoryBudgetMiB
+	cache     wazero.CompilationCache
+	plain     *engine // close-on-context-done: every tool not in cfg.Trusted
+	trusted   *engine // nil unless cfg.Trusted is set
+	isTrust   map[string]bool
+	client    *http.Client
 
 	filesMu sync.Mutex
 	files   map[string]*fileState // by module path
 
-	states sync.Pool // *callState
-	closed atomic.Bool
+	states  sync.Pool // *callState
+	closed  atomic.Bool
+	closing sync.RWMutex // compiles hold it shared; Close exclusively
 }
 
 var _ activities.Runner = (*Runner)(nil)
 
-// New creates a Runner: a compilation cache (on disk when cfg.CacheDir is
-// set), a wazero runtime with WASI and the "tars" host module, and a second
-// runtime for trusted tools when cfg.Trusted is set. Modules are compiled
-// on first use, not here. Close releases it all.
+// New creates a Runner: the modules it serves (the built-ins and
+// cfg.ModulesDir, which must be a readable directory when set), a
+// compilation cache (on disk when cfg.CacheDir is set), a wazero runtime
+// with WASI and the "tars" host module, and a second runtime for trusted
+// tools when cfg.Trusted is set. Modules are compiled on first use, not
+// here. Close releases it all.
 func New(cfg Config) (*Runner, error) {
 	cfg = cfg.withDefaults()
+	artifacts, err := artifactKind.Open(cfg.Builtin, cfg.ModulesDir)
+	if err != nil {
+		return nil, err
+	}
 	r := &Runner{
-		cfg:     cfg,
-		isTrust: make(map[string]bool, len(cfg.Trusted)),
-		client:  newFetchClient(),
-		files:   make(map[string]*fileState),
+		cfg:       cfg,
+		artifacts: artifacts,
+		memory:    semaphore.NewWeighted(int64(cfg.MemoryBudgetMiB)),
+		isTrust:   make(map[string]bool, len(cfg.Trusted)),
+		client:    newFetchClient(),
+		files:     make(map[string]*fileState),
 	}
 	r.states.New = func() any { return newCallState(r.cfg.MaxOutputBytes, r.cfg.MaxLogBytes) }
 	if cfg.CacheDir != "" {
@@ -64,7 +76,6 @@ func New(cfg Config) (*Runner, error) {
 	} else {
 		r.cache = wazero.NewCompilationCache()
 	}
-	var err error
 	if r.plain, err = r.newEngine(true); err != nil {
 		_ = r.Close()
 		return nil, err
@@ -102,29 +113,28 @@ func (r *Runner) newEngine(ensureEnd bool) (*engine, error) {
 // Runtime returns "wasm".
 func (r *Runner) Runtime() string { return Runtime }
 
-// Tools lists the modules in ModulesDir by name. It reads the directory on
-// every call; it does not read or compile the modules.
-func (r *Runner) Tools() []string {
-	if r.cfg.ModulesDir == "" {
-		return nil
-	}
-	names, _ := toolNames(r.cfg.ModulesDir)
-	return names
-}
+// Tools lists the modules served by name: the built-ins and those of
+// ModulesDir. It reads the directory on every call; it does not read or
+// compile the modules.
+func (r *Runner) Tools() []string { return r.artifacts.Names() }
 
 // Capacity returns Config.Capacity, or the default derived from memory
 // (see Config.Capacity).
 func (r *Runner) Capacity() int { return r.cfg.Capacity }
 
-// Run runs one call: it finds the tool's module (one stat when unchanged),
-// checks its digest against call.Digest, compiles it on first use,
-// instantiates a fresh anonymous instance with the call's grants and
-// memory limit, feeds call.Args to stdin, runs _start under the context's
-// deadline, and returns stdout as the output once it is checked to be JSON.
+// Run runs one call: it finds the tool's module among those the pool
+// serves (one stat when unchanged), checks its digest against
+// call.Digest, compiles it on first use, waits until its memory fits the
+// pool's memory budget, instantiates a fresh anonymous instance with the
+// call's grants and memory limit, feeds call.Args to stdin, runs _start
+// until shortly before the context's deadline, and returns stdout as the
+// output once it is checked to be JSON.
 //
 // Every failure is an activities error with a stable type: ModuleNotFound,
 // ModuleInvalid, ModuleChanged, PolicyRefused, WasmMemoryLimit, WasmTrap,
-// WasmExit, WasmDeadline (retryable), OutputTooLarge and ToolFailed.
+// WasmExit, WasmDeadline, OutputTooLarge and ToolFailed (non-retryable),
+// and PoolBusy (retryable: the memory budget stayed full until the
+// deadline).
 func (r *Runner) Run(ctx context.Context, call activities.Call) (activities.Result, error) {
 	if r.closed.Load() {
 		return activities.Result{}, errRunnerClosed
@@ -134,14 +144,14 @@ func (r *Runner) Run(ctx context.Context, call activities.Call) (activities.Resu
 		return activities.Result{}, activities.NonRetryable(activities.ErrToolNotFound, nil, "wasm: call names no tool")
 	}
 
-	path, digest, data, err := r.source(tool)
+	origin, digest, data, err := r.source(tool)
 	if err != nil {
 		return activities.Result{}, err
 	}
 	if call.Digest != "" && !activities.SameDigest(call.Digest, digest) {
 		return activities.Result{}, activities.NonRetryable(activities.ErrModuleChanged, nil,
 			"wasm: module for tool %q changed since the plan was compiled: the plan recorded sha256 %s, %s now has sha256 %s; recompile the metascript to accept the new module",
-			tool, call.Digest, path, digest)
+			tool, call.Digest, origin, digest)
 	}
 
 	limitMiB := r.cfg.DefaultMemoryMiB
@@ -153,12 +163,18 @@ func (r *Runner) Run(ctx context.Context, call activities.Call) (activities.Resu
 		limitMiB = g
 	}
 	limit := uint64(limitMiB) << 20
+	weight := int64(limitMiB + stackAllowanceMiB)
+	if weight > int64(r.cfg.MemoryBudgetMiB) {
+		return activities.Result{}, activities.NonRetryable(activities.ErrPolicyRefused, nil,
+			"wasm: %s is granted %d MiB of memory (+%d MiB for its call stack), more than this pool's whole memory budget of %d MiB; grant less or raise the budget",
+			tool, limitMiB, stackAllowanceMiB, r.cfg.MemoryBudgetMiB)
+	}
 
 	eng := r.plain
 	if r.trusted != nil && r.isTrust[tool] {
 		eng = r.trusted
 	}
-	mod, compileTook, err := eng.compile(ctx, r, tool, path, digest, data)
+	mod, compileTook, err := eng.compile(ctx, r, tool, origin, digest, data)
 	if err != nil {
 		return activities.Result{}, err
 	}
@@ -167,11 +183,16 @@ func (r *Runner) Run(ctx context.Context, call activities.Call) (activities.Resu
 			"wasm: %s needs %.1f MiB of memory to start, over its limit of %d MiB", tool, float64(mod.minBytes)/(1<<20), limitMiB)
 	}
 
-	if _, ok := ctx.Deadline(); !ok {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, r.cfg.DefaultTimeout)
-		defer cancel()
+	var cancel context.CancelFunc
+	ctx, cancel = callContext(ctx, r.cfg.DefaultTimeout)
+	defer cancel()
+
+	waitStart := time.Now()
+	if err := r.memory.Acquire(ctx, weight); err != nil {
+		return activities.Result{}, r.busy(ctx, tool, weight)
 	}
+	defer r.memory.Release(weight)
+	waited := time.Since(waitStart)
 
 	cs := r.states.Get().(*callState)
 	defer func() {
@@ -234,11 +255,37 @@ func (r *Runner) Run(ctx context.Context, call activities.Call) (activities.Resu
 			"wasm.instantiate_us": float64(t1.Sub(t0).Microseconds()),
 			"wasm.run_us":         float64(t2.Sub(t1).Microseconds()),
 			"wasm.memory_bytes":   float64(memBytes),
+			"wasm.memory_wait_us": float64(waited.Microseconds()),
 		},
 	}, nil
 }
 
 var nullJSON = []byte("null")
+
+// callContext returns the context a call runs under: the activity's,
+// ending a little before its deadline, so that a guest still running then
+// is stopped by the pool and fails as WasmDeadline (non-retryable), not as
+// Temporal's start-to-close timeout, which is retried. The margin is a
+// tenth of the time left, within [20 ms, 1 s]: time to stop the guest and
+// report. A context without a deadline gets def.
+func callContext(ctx context.Context, def time.Duration) (context.Context, context.CancelFunc) {
+	d, ok := ctx.Deadline()
+	if !ok {
+		return context.WithTimeout(ctx, def)
+	}
+	margin := min(max(time.Until(d)/10, 20*time.Millisecond), time.Second)
+	return context.WithDeadline(ctx, d.Add(-margin))
+}
+
+// busy explains a call whose context ended while it waited for memory.
+func (r *Runner) busy(ctx context.Context, tool string, weight int64) error {
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return activities.Retryable(activities.ErrPoolBusy, nil,
+			"wasm: %s waited for %d MiB of this pool's memory budget (%d MiB) until its deadline: other calls held it; another attempt, or a worker with more memory, can run it",
+			tool, weight, r.cfg.MemoryBudgetMiB)
+	}
+	return fmt.Errorf("wasm: %s was cancelled while waiting for memory: %w", tool, ctx.Err())
+}
 
 // errRunnerClosed is retryable: another worker can run the call.
 var errRunnerClosed = errors.New("wasm: the runner is closed (worker shutting down)")
@@ -303,6 +350,8 @@ func (r *Runner) Close() error {
 	if r.closed.Swap(true) {
 		return nil
 	}
+	r.closing.Lock()
+	defer r.closing.Unlock()
 	ctx := context.Background()
 	var errs []error
 	for _, e := range []*engine{r.plain, r.trusted} {

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/fstest"
 	"time"
 
 	"github.com/stretchr/testify/assert"
@@ -138,13 +139,6 @@ func TestTools(t *testing.T) {
 			want: `{"valid":true,"error_count":0,"errors":[]}`,
 		},
 		{
-			name: "a tool named by path",
-			tool: "text-stats.wasm",
-			args: `{"text":"a b"}`,
-			want: `{"lines":1,"words":2,"chars":3,"bytes":3,"unique_words":2,
-				"top_words":[{"word":"a","count":1},{"word":"b","count":1}]}`,
-		},
-		{
 			name: "a tool named with its runtime",
 			tool: "wasm:text-stats",
 			args: `{"text":"a","top":0}`,
@@ -176,8 +170,8 @@ func TestToolErrors(t *testing.T) {
 		{"bad input JSON exits 65", "text-stats", `{"text": }`, activities.ErrWasmExit, "status 65"},
 		{"wrong argument type", "text-stats", `{"text": 3}`, activities.ErrWasmExit, `want {"text": string}`},
 		{"no arguments", "log-scan", ``, activities.ErrWasmExit, "log-scan: want"},
-		{"missing module", "no-such-tool", `{}`, activities.ErrModuleNotFound, "no-such-tool.wasm"},
-		{"missing module by path", "/nonexistent/x.wasm", `{}`, activities.ErrModuleNotFound, "/nonexistent/x.wasm"},
+		{"missing module", "no-such-tool", `{}`, activities.ErrModuleNotFound, `serves no tool "no-such-tool"`},
+		{"a path is no tool", "/nonexistent/x.wasm", `{}`, activities.ErrModuleNotFound, `serves no tool "/nonexistent/x.wasm"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -206,8 +200,9 @@ func TestEscapes(t *testing.T) {
 		{mode: "environ", typ: activities.ErrWasmExit, message: "environ: empty"},
 		{mode: "socket", typ: activities.ErrWasmExit, message: "sock_accept on fds 3..15"},
 		{mode: "write", typ: activities.ErrWasmExit, message: "create"},
-		{mode: "loop", timeout: 300 * time.Millisecond, typ: activities.ErrWasmDeadline, message: "deadline", retryable: true},
+		{mode: "loop", timeout: 300 * time.Millisecond, typ: activities.ErrWasmDeadline, message: "deadline"},
 		{mode: "alloc", typ: activities.ErrWasmMemory, message: "exited with status 70"},
+		{mode: "alloc-quiet", typ: activities.ErrWasmMemory, message: "exited 0"},
 		{mode: "alloc-trap", typ: activities.ErrWasmMemory, message: "trapped: unreachable"},
 		{mode: "recurse", typ: activities.ErrWasmTrap, message: "trapped: stack overflow"},
 		{mode: "smash", typ: activities.ErrWasmTrap, message: "out of bounds memory access at smash"},
@@ -311,14 +306,14 @@ func TestDigest(t *testing.T) {
 	path := filepath.Join(dir, "stats.wasm")
 	require.NoError(t, os.WriteFile(path, src, 0o644))
 
-	inv, err := wasm.Inventory(dir)
+	inv, err := wasm.Inventory(fstest.MapFS{}, dir)
 	require.NoError(t, err)
 	want, err := wasm.Digest(path)
 	require.NoError(t, err)
 	require.Equal(t, map[string]string{"stats": want}, inv)
 	require.Len(t, want, 64)
 
-	r := newRunner(t, wasm.Config{ModulesDir: dir})
+	r := newRunner(t, wasm.Config{ModulesDir: dir, Builtin: fstest.MapFS{}})
 	assert.Equal(t, []string{"stats"}, r.Tools())
 	c := call("stats", `{"text":"x"}`)
 	c.Digest = want

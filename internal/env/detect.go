@@ -1,8 +1,6 @@
 package env
 
 import (
-	"bufio"
-	"bytes"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -10,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+
+	"github.com/tars-engine/tars/internal/env/hostmem"
 )
 
 // KVMDevice is the device node the hyperlight pool opens.
@@ -126,30 +126,13 @@ func detectCPUs(p Probes) int {
 	return max(1, min(n, int(math.Ceil(quota/period))))
 }
 
-// meminfo reads MemTotal and MemAvailable (in kB) from /proc/meminfo.
+// meminfo reads MemTotal and MemAvailable (bytes) from /proc/meminfo.
 func meminfo(p Probes) (total, available uint64) {
 	b, err := p.readFile("/proc/meminfo")
 	if err != nil {
 		return 0, 0
 	}
-	sc := bufio.NewScanner(bytes.NewReader(b))
-	for sc.Scan() {
-		f := strings.Fields(sc.Text())
-		if len(f) < 2 {
-			continue
-		}
-		v, err := strconv.ParseUint(f[1], 10, 64)
-		if err != nil {
-			continue
-		}
-		switch f[0] {
-		case "MemTotal:":
-			total = v << 10
-		case "MemAvailable:":
-			available = v << 10
-		}
-	}
-	return total, available
+	return hostmem.Parse(b)
 }
 
 // memoryLimit reads the cgroup v2 (memory.max) or v1 (limit_in_bytes) limit;

@@ -31,7 +31,7 @@ type Probes struct {
 	// error wrapping ErrNoNVML when libnvidia-ml.so.1 cannot be loaded.
 	NVML func() (GPUInfo, error)
 	// CUDADriver loads libcuda.so.1 and returns cuDriverGetVersion, e.g.
-	// 13000 for CUDA 13.0. It does not call cuInit, which takes ~200 ms.
+	// 13000 for CUDA 13.0. It does not call cuInit, which is slow (BENCHMARKS.md).
 	CUDADriver func() (int, error)
 	// WASMCompiler compiles and runs a tiny module with wazero's compiler;
 	// nil error means the compiler works here.

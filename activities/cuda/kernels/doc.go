@@ -4,7 +4,7 @@
 // files), shipped as PTX (the .ptx files, embedded here and JIT-compiled by
 // the driver for whatever GPU the pool finds), and implemented once more in
 // plain Go. The Go versions are the reference the GPU results are checked
-// against, and what the native pool runs (through RunCPU) when a step's
+// against, and what the native pool runs (its CPU twins) when a step's
 // runtime chain falls from cuda to native, so both accept the same arguments
 // and return the same output.
 //

@@ -97,13 +97,13 @@ func TestTopKCPU(t *testing.T) {
 		want    []int
 		wantErr string
 	}{
-		{"k 2", TopKArgs{Query: []float32{1, 0, 0}, Vectors: vectors, K: 2}, []int{0, 4}, ""},
-		{"k 4", TopKArgs{Query: []float32{1, 0, 0}, Vectors: vectors, K: 4}, []int{0, 4, 2, 1}, ""},
-		{"default k clamps to n", TopKArgs{Query: []float32{1, 0, 0}, Vectors: vectors}, []int{0, 4, 2, 1, 3}, ""},
-		{"no vectors", TopKArgs{Query: []float32{1}, K: 3}, []int{}, ""},
-		{"empty query", TopKArgs{Vectors: vectors}, nil, "query is empty"},
+		{"k 2", TopKArgs{Query: []float32{1, 0, 0}, Vectors: vectors, K: ptr(2)}, []int{0, 4}, ""},
+		{"k 4", TopKArgs{Query: []float32{1, 0, 0}, Vectors: vectors, K: ptr(4)}, []int{0, 4, 2, 1}, ""},
+		{"default k is 5", TopKArgs{Query: []float32{1, 0, 0}, Vectors: append(vectors, vectors...)}, []int{0, 4, 5, 9, 2}, ""},
+		{"no vectors", TopKArgs{Query: []float32{1}, K: ptr(3)}, []int{}, ""},
+		{"empty query", TopKArgs{Vectors: vectors}, nil, `"query" must be a non-empty list`},
 		{"ragged", TopKArgs{Query: []float32{1, 0}, Vectors: [][]float32{{1, 0}, {1}}}, nil, "vectors[1] has 1 elements, the query has 2"},
-		{"negative k", TopKArgs{Query: []float32{1}, Vectors: [][]float32{{1}}, K: -1}, nil, "want k >= 1"},
+		{"k zero", TopKArgs{Query: []float32{1}, Vectors: [][]float32{{1}}, K: ptr(0)}, nil, `"k" must be at least 1, got 0`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -114,11 +114,8 @@ func TestTopKCPU(t *testing.T) {
 				return
 			}
 			require.NoError(t, err)
-			idx := []int{}
-			for _, m := range got.Matches {
-				idx = append(idx, m.Index)
-			}
-			assert.Equal(t, tt.want, idx)
+			assert.Equal(t, tt.want, got.Indices)
+			assert.Len(t, got.Scores, len(got.Indices))
 		})
 	}
 }
@@ -167,26 +164,6 @@ func TestMatMulFlatMatchesNaive(t *testing.T) {
 			assert.InDelta(t, s, got[i*n+j], 1e-5)
 		}
 	}
-}
-
-func TestRunCPU(t *testing.T) {
-	out, err := RunCPU(ToolTopK, json.RawMessage(`{"query":[1,0],"vectors":[[0,1],[1,0],[1,1]],"k":2}`))
-	require.NoError(t, err)
-	assert.JSONEq(t, `{"matches":[{"index":1,"score":1},{"index":2,"score":0.70710677}]}`, string(out))
-
-	out, err = RunCPU(ToolMatMul, json.RawMessage(`{"a":[[1,2]],"b":[[3],[4]]}`))
-	require.NoError(t, err)
-	assert.JSONEq(t, `{"c":[[11]]}`, string(out))
-
-	_, err = RunCPU(ToolTopK, json.RawMessage(`{"query":[1],"vector":[[1]]}`))
-	require.ErrorIs(t, err, ErrBadArgs)
-	assert.ErrorContains(t, err, `unknown field "vector"`)
-
-	_, err = RunCPU(ToolTopK, nil)
-	require.ErrorIs(t, err, ErrBadArgs)
-
-	_, err = RunCPU("vector.nope", json.RawMessage(`{}`))
-	require.ErrorIs(t, err, ErrUnknownTool)
 }
 
 // TestPTX checks what can be checked without a GPU: each module declares the
@@ -256,7 +233,19 @@ func TestSelectTopKNegativeZero(t *testing.T) {
 	got := SelectTopK([]float32{float32(math.Copysign(0, -1))}, 1)
 	require.Len(t, got, 1)
 	assert.False(t, math.Signbit(float64(got[0].Score)), "-0 must come out as 0")
-	b, err := json.Marshal(got)
+	b, err := json.Marshal(NewTopKResult(got))
 	require.NoError(t, err)
-	assert.JSONEq(t, `[{"index":0,"score":0}]`, string(b))
+	assert.Equal(t, `{"indices":[0],"scores":[0]}`, string(b))
+}
+
+func ptr(k int) *int { return &k }
+
+func TestDecode(t *testing.T) {
+	var a TopKArgs
+	require.NoError(t, Decode(ToolTopK, json.RawMessage(`{"query":[1,0],"vectors":[[0,1]],"k":2}`), &a))
+	assert.Equal(t, 2, *a.K)
+	err := Decode(ToolTopK, json.RawMessage(`{"query":[1],"vector":[[1]]}`), &a)
+	require.ErrorIs(t, err, ErrBadArgs)
+	assert.ErrorContains(t, err, `unknown field "vector"`)
+	require.ErrorIs(t, Decode(ToolTopK, nil, &a), ErrBadArgs)
 }

@@ -11,10 +11,6 @@ import (
 // a pool can report it as a non-retryable activities.ErrBadArgs.
 var ErrBadArgs = errors.New("bad arguments")
 
-// ErrUnknownTool is wrapped by RunCPU's error for a tool this package does
-// not implement.
-var ErrUnknownTool = errors.New("unknown tool")
-
 // MaxElements bounds the floats in one matrix argument (256 Mi floats, 1 GiB).
 // Temporal's payload limit keeps real calls far smaller; the bound protects
 // pools from a call that would exhaust memory.
@@ -22,38 +18,6 @@ const MaxElements = 1 << 28
 
 // Tools lists the tools implemented here, in the order pools report them.
 var Tools = []string{ToolTopK, ToolMatMul}
-
-// RunCPU runs tool on the CPU with JSON arguments (a Call's Args) and returns
-// its JSON output (a Result's Output): how the native pool serves these
-// tools when a step falls back from cuda. Argument errors wrap ErrBadArgs.
-func RunCPU(tool string, args json.RawMessage) (json.RawMessage, error) {
-	var out any
-	switch tool {
-	case ToolTopK:
-		var a TopKArgs
-		if err := Decode(tool, args, &a); err != nil {
-			return nil, err
-		}
-		r, err := TopKCPU(a)
-		if err != nil {
-			return nil, err
-		}
-		out = r
-	case ToolMatMul:
-		var a MatMulArgs
-		if err := Decode(tool, args, &a); err != nil {
-			return nil, err
-		}
-		r, err := MatMulCPU(a)
-		if err != nil {
-			return nil, err
-		}
-		out = r
-	default:
-		return nil, fmt.Errorf("%w: %q", ErrUnknownTool, tool)
-	}
-	return json.Marshal(out)
-}
 
 // Decode unmarshals a tool's JSON arguments into v, rejecting unknown fields
 // so that a misspelt argument fails the call instead of being ignored.

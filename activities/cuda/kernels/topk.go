@@ -9,41 +9,58 @@ import (
 // ToolTopK is the name of the cosine top-k search tool.
 const ToolTopK = "vector.topk"
 
-// DefaultK is the number of matches vector.topk returns when k is 0 or absent.
-const DefaultK = 10
+// DefaultK is the number of matches vector.topk returns when k is absent,
+// on every runtime that offers the tool.
+const DefaultK = 5
 
 // TopKArgs are the arguments of vector.topk (a step's `with`): the rows of
 // Vectors are compared with Query by cosine similarity and the K best are
-// returned. Every row must have len(Query) elements.
+// returned. Every row must have len(Query) elements. K is DefaultK when
+// absent and must be at least 1.
 type TopKArgs struct {
 	Query   []float32   `json:"query"`
 	Vectors [][]float32 `json:"vectors"`
-	K       int         `json:"k,omitempty"`
+	K       *int        `json:"k,omitempty"`
 }
 
 // Match is one hit of vector.topk: a row index into TopKArgs.Vectors and its
 // cosine similarity with the query, in [-1, 1].
 type Match struct {
-	Index int     `json:"index"`
-	Score float32 `json:"score"`
+	Index int
+	Score float32
 }
 
-// TopKResult is the output of vector.topk: at most k matches, best first;
-// equal scores are ordered by index.
+// TopKResult is the output of vector.topk on every runtime that offers it
+// (cuda, and native as its CPU twin): the indices of at most k rows, best
+// first, equal scores ordered by index, and their scores.
 type TopKResult struct {
-	Matches []Match `json:"matches"`
+	Indices []int     `json:"indices"`
+	Scores  []float64 `json:"scores"`
+}
+
+// NewTopKResult turns matches, best first, into the tool's output.
+func NewTopKResult(matches []Match) TopKResult {
+	r := TopKResult{Indices: make([]int, len(matches)), Scores: make([]float64, len(matches))}
+	for i, m := range matches {
+		r.Indices[i], r.Scores[i] = m.Index, float64(m.Score)
+	}
+	return r
 }
 
 // Flat validates a and returns the query, the rows packed into one row-major
-// n x dim matrix, the dimension and the effective k (DefaultK when a.K is 0,
-// at most n). Errors wrap ErrBadArgs.
+// n x dim matrix, the dimension and the effective k (DefaultK when a.K is
+// absent, at most n). Errors wrap ErrBadArgs.
 func (a TopKArgs) Flat() (query, matrix []float32, dim, k int, err error) {
 	dim = len(a.Query)
+	k = DefaultK
+	if a.K != nil {
+		k = *a.K
+	}
 	switch {
 	case dim == 0:
-		return nil, nil, 0, 0, fmt.Errorf("%w: vector.topk: query is empty", ErrBadArgs)
-	case a.K < 0:
-		return nil, nil, 0, 0, fmt.Errorf("%w: vector.topk: k is %d, want k >= 1", ErrBadArgs, a.K)
+		return nil, nil, 0, 0, fmt.Errorf("%w: vector.topk: \"query\" must be a non-empty list of numbers", ErrBadArgs)
+	case k < 1:
+		return nil, nil, 0, 0, fmt.Errorf("%w: vector.topk: \"k\" must be at least 1, got %d", ErrBadArgs, k)
 	case int64(len(a.Vectors))*int64(dim) > MaxElements:
 		return nil, nil, 0, 0, fmt.Errorf("%w: vector.topk: %d vectors of %d floats exceed %d elements", ErrBadArgs, len(a.Vectors), dim, MaxElements)
 	}
@@ -53,10 +70,6 @@ func (a TopKArgs) Flat() (query, matrix []float32, dim, k int, err error) {
 			return nil, nil, 0, 0, fmt.Errorf("%w: vector.topk: vectors[%d] has %d elements, the query has %d", ErrBadArgs, i, len(row), dim)
 		}
 		matrix = append(matrix, row...)
-	}
-	k = a.K
-	if k == 0 {
-		k = DefaultK
 	}
 	return a.Query, matrix, dim, min(k, len(a.Vectors)), nil
 }
@@ -157,5 +170,5 @@ func TopKCPU(a TopKArgs) (TopKResult, error) {
 	if err != nil {
 		return TopKResult{}, err
 	}
-	return TopKResult{Matches: SelectTopK(CosineScores(query, matrix, dim), k)}, nil
+	return NewTopKResult(SelectTopK(CosineScores(query, matrix, dim), k)), nil
 }

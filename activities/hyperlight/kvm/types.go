@@ -9,7 +9,6 @@ const WantAPIVersion = 12
 // Extensions (KVM_CAP_*) this package checks for.
 const (
 	CapUserMemory    = 3
-	CapSetTSSAddr    = 4
 	CapExtCPUID      = 7
 	CapSyncRegs      = 74
 	CapReadonlyMem   = 81
@@ -24,8 +23,7 @@ const (
 
 // Memory region flags for MemoryRegion.Flags.
 const (
-	MemLogDirtyPages = 1 << 0
-	MemReadonly      = 1 << 1
+	MemReadonly = 1 << 1
 )
 
 // Exit reasons (KVM_EXIT_*) reported in the kvm_run area after Run.

@@ -20,6 +20,7 @@
  *   loop       spin forever
  *   alloc      malloc 1 MiB at a time forever; exit 70 when malloc fails
  *   alloc-trap the same, but trap (abort) when malloc fails
+ *   alloc-quiet the same, but print how much it got and exit 0
  *   recurse    recurse without bound on the wasm stack
  *   smash      recurse without bound on the C (shadow) stack
  *   stdout     print gigabytes to stdout, ignoring write errors
@@ -154,13 +155,17 @@ int main(void) {
     volatile unsigned long spins = 0;
     for (;;) spins++;
   }
-  if (strcmp(m, "alloc") == 0 || strcmp(m, "alloc-trap") == 0) {
-    int trap = m[5] == '-';
-    for (;;) {
+  if (strcmp(m, "alloc") == 0 || strcmp(m, "alloc-trap") == 0 || strcmp(m, "alloc-quiet") == 0) {
+    int trap = strcmp(m, "alloc-trap") == 0, quiet = strcmp(m, "alloc-quiet") == 0;
+    for (int mib = 0;; mib++) {
       char *p = malloc(1 << 20);
       keep = p; /* without a use, the compiler deletes malloc and memset */
       if (p == NULL) {
         if (trap) __builtin_trap();
+        if (quiet) {
+          printf("{\"allocated_mib\":%d}\n", mib);
+          return 0;
+        }
         tars_fail(70, "alloc: malloc returned NULL");
       }
       memset(p, 1, 1 << 20);

@@ -4,8 +4,9 @@
 //	GOOS=wasip1 GOARCH=wasm go build -o text-stats-go.wasm .
 //
 // It gives the same answers as the C tool (guests/text-stats), but each
-// call pays for starting the Go runtime (7–9 ms, against about 30 µs for
-// the C tool), so fast tools are written in C, Rust or Zig. It is also a
+// call pays for starting the Go runtime (milliseconds, against tens of
+// microseconds for the C tool; BENCHMARKS.md), so fast tools are written
+// in C, Rust or Zig. It is also a
 // plain program: `echo '{"text":"a b"}' | go run .` works on the host.
 package main
 
