@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -57,6 +58,11 @@ func runIsolated(cmd *exec.Cmd) (int, error) {
 		Pdeathsig: syscall.SIGKILL,
 		Setpgid:   true,
 	}
+	// The kernel sends Pdeathsig when the thread that started init exits,
+	// not the process. Go ends a thread only when a goroutine locked to it
+	// returns; holding this one keeps the thread alive until init is done.
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
 	if err := cmd.Start(); err != nil {
 		return 0, &isolationError{fmt.Errorf("starting %s in new user, PID, mount and IPC namespaces as uid %d: %w", program, user.uid, err)}
 	}
