@@ -191,3 +191,70 @@ func BenchmarkShell(b *testing.B) {
 		})
 	}
 }
+
+// TestShellRunsAsAnUnprivilegedUser checks who the command is on the host:
+// nobody, without root's groups, when the worker is root.
+func TestShellRunsAsAnUnprivilegedUser(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skipf("the worker is not root (euid %d): its commands run as its own user", os.Geteuid())
+	}
+	const group = 4444 // a supplementary group of the worker's
+	dir := writableDir(t)
+	secret := filepath.Join(dir, "group-only")
+	require.NoError(t, os.WriteFile(secret, []byte("for root and the group"), 0o640))
+	require.NoError(t, os.Chown(secret, 0, group))
+	made := filepath.Join(dir, "made")
+	cmd, out := startWorker(t, map[string]any{"argv": []string{"sh", "-c", `touch "$1"; cat "$2"`, "sh", made, secret}},
+		&syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 0, Gid: 0, Groups: []uint32{group}}})
+	require.NoError(t, cmd.Wait(), out.String())
+	if strings.HasPrefix(out.String(), "error "+ErrIsolationUnavailable) {
+		t.Skipf("this host cannot isolate shell commands: %s", out)
+	}
+	var res shellOutput
+	require.NoError(t, json.Unmarshal([]byte(out.String()), &res), "worker printed %q", out)
+	assert.NotEqual(t, 0, res.ExitCode, "the command read a root:%d 0640 file: it kept the worker's user or groups", group)
+	assert.Contains(t, res.Stderr, "Permission denied")
+	var st syscall.Stat_t
+	require.NoError(t, syscall.Stat(made, &st))
+	assert.Equal(t, []uint32{nobody, nobody}, []uint32{st.Uid, st.Gid}, "owner of a file the command made")
+
+	t.Setenv(shellUserEnv, "4242:4343")
+	res = runWorker(t, map[string]any{"argv": []string{"sh", "-c", `touch "$1"`, "sh", made + "2"}})
+	require.Equal(t, 0, res.ExitCode, res.Stderr)
+	require.NoError(t, syscall.Stat(made+"2", &st))
+	assert.Equal(t, []uint32{4242, 4343}, []uint32{st.Uid, st.Gid}, "owner under TARS_SHELL_USER")
+}
+
+// TestShellEndsLeftoverProcesses checks that a background process the
+// command leaves behind is killed when the command exits, instead of
+// running on (and holding stdout, so that the call waited for it).
+func TestShellEndsLeftoverProcesses(t *testing.T) {
+	dir := writableDir(t)
+	late := filepath.Join(dir, "late")
+	r := New(Config{})
+	res, err := call(t, r, "shell", map[string]any{"argv": []string{"sh", "-c", `(sleep 1; touch "$1") & echo started`, "sh", late}},
+		activities.Grants{Shell: true})
+	var appErr *temporal.ApplicationError
+	if errors.As(err, &appErr) && appErr.Type() == ErrIsolationUnavailable {
+		t.Skipf("this host cannot isolate shell commands: %v", err)
+	}
+	require.NoError(t, err)
+	assert.Equal(t, "started\n", decodeOutput(t, res).(map[string]any)["stdout"])
+	assert.Never(t, func() bool { return fileExists(late) }, 2*time.Second, 50*time.Millisecond, "the background process outlived the command")
+}
+
+func TestShellSettings(t *testing.T) {
+	r := New(Config{})
+	for _, tt := range []struct{ name, value, want string }{
+		{shellIsolationEnv, "off", `TARS_SHELL_ISOLATION="off" on the worker: want namespaces (the default) or none`},
+		{shellUserEnv, "nobody", `TARS_SHELL_USER="nobody" on the worker: want UID:GID, two numbers, e.g. 65534:65534`},
+		{shellUserEnv, "1:", `TARS_SHELL_USER="1:" on the worker: want UID:GID`},
+	} {
+		t.Run(tt.name+"="+tt.value, func(t *testing.T) {
+			t.Setenv(tt.name, tt.value)
+			_, err := call(t, r, "shell", `{"argv": ["true"]}`, activities.Grants{Shell: true})
+			appErr := requireAppError(t, err, ErrIsolationUnavailable, true)
+			assert.Equal(t, "shell: "+tt.want, appErr.Message()[:len("shell: ")+len(tt.want)])
+		})
+	}
+}
