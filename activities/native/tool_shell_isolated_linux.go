@@ -35,14 +35,14 @@ func runIsolated(cmd *exec.Cmd) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("creating the status socket: %w", err)
 	}
-	worker, init := os.NewFile(uintptr(fds[0]), "shell status"), os.NewFile(uintptr(fds[1]), "shell status (init)")
-	defer worker.Close()
-	defer init.Close()
+	workerEnd, initEnd := os.NewFile(uintptr(fds[0]), "shell status"), os.NewFile(uintptr(fds[1]), "shell status (init)")
+	defer workerEnd.Close()
+	defer initEnd.Close()
 
 	program := cmd.Path
 	cmd.Args = append([]string{shellns.Arg0, cmd.Dir, cmd.Path}, cmd.Args...)
 	cmd.Path, cmd.Dir = "/proc/self/exe", "" // init changes directory, as the user the program runs as
-	cmd.ExtraFiles = []*os.File{init}        // shellns.StatusFD
+	cmd.ExtraFiles = []*os.File{initEnd}     // shellns.StatusFD
 	cmd.SysProcAttr = &syscall.SysProcAttr{
 		Cloneflags: syscall.CLONE_NEWUSER | syscall.CLONE_NEWPID | syscall.CLONE_NEWNS | syscall.CLONE_NEWIPC,
 		// One id, root inside the namespace (init needs that to mount
@@ -50,8 +50,8 @@ func runIsolated(cmd *exec.Cmd) (int, error) {
 		UidMappings:                []syscall.SysProcIDMap{{ContainerID: 0, HostID: user.uid, Size: 1}},
 		GidMappings:                []syscall.SysProcIDMap{{ContainerID: 0, HostID: user.gid, Size: 1}},
 		GidMappingsEnableSetgroups: user.privileged,
-		// Become that id, and drop the worker's supplementary groups where
-		// the kernel lets us (a root worker's include root's).
+		// Become that id, and drop the worker's supplementary groups (they
+		// would open their files to the command) where the kernel lets us.
 		Credential: &syscall.Credential{Uid: 0, Gid: 0, NoSetGroups: !user.privileged},
 		// Killing init kills the namespace; the rest of its processes
 		// cannot outlive it.
@@ -66,10 +66,10 @@ func runIsolated(cmd *exec.Cmd) (int, error) {
 	if err := cmd.Start(); err != nil {
 		return 0, &isolationError{fmt.Errorf("starting %s in new user, PID, mount and IPC namespaces as uid %d: %w", program, user.uid, err)}
 	}
-	init.Close()
+	initEnd.Close() // so that the read below ends when init does
 	waitErr := cmd.Wait()
 
-	msg, _ := io.ReadAll(io.LimitReader(worker, 4096))
+	msg, _ := io.ReadAll(io.LimitReader(workerEnd, 4096))
 	word, rest, _ := strings.Cut(string(msg), " ")
 	switch word {
 	case "exit":
