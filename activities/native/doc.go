@@ -15,7 +15,10 @@
 //
 // Native tools run in the worker's own process: isolation is "process". The
 // grants keep honest metascripts within bounds; they are not a sandbox for
-// hostile code. Untrusted code belongs in the wasm or hyperlight pools.
+// hostile code. Untrusted code belongs in the wasm or hyperlight pools. The
+// one tool that starts other programs, shell, starts them in new user, PID,
+// mount and IPC namespaces (internal/shellns), so that a granted command
+// cannot read the worker's environment or memory nor outlive the worker.
 //
 // This package does not poll task queues, register activities or bound
 // concurrency (package workers does, using [Runner.Capacity]), and it knows

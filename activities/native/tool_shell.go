@@ -40,6 +40,65 @@ const (
 	shellWaitDelay = 2 * time.Second
 )
 
+// ErrIsolationUnavailable is the type of the non-retryable error a shell
+// call fails with when the worker cannot isolate the command from itself
+// (see runIsolated) and the operator has not opted out with
+// TARS_SHELL_ISOLATION=none, or when those settings are malformed.
+const ErrIsolationUnavailable = "IsolationUnavailable"
+
+// The operator's settings for shell isolation, read from the worker's
+// environment at every call.
+const (
+	// shellIsolationEnv is "namespaces" (the default) or "none": run
+	// commands as the worker's own children, which can read the worker's
+	// environment and memory and outlive it.
+	shellIsolationEnv = "TARS_SHELL_ISOLATION"
+	// shellUserEnv is UID:GID, the host ids an isolated command runs as
+	// (see shellUser).
+	shellUserEnv = "TARS_SHELL_USER"
+)
+
+// shellIsolated reads TARS_SHELL_ISOLATION.
+func shellIsolated() (bool, error) {
+	switch v := os.Getenv(shellIsolationEnv); v {
+	case "", "namespaces":
+		return true, nil
+	case "none":
+		return false, nil
+	default:
+		return false, fmt.Errorf("%s=%q on the worker: want namespaces (the default) or none", shellIsolationEnv, v)
+	}
+}
+
+// runUnisolated runs cmd as a child of the worker and returns its exit
+// code (-1 if a signal killed it).
+func runUnisolated(cmd *exec.Cmd) (int, error) {
+	killProcessGroup(cmd)
+	err := cmd.Run()
+	var exitErr *exec.ExitError
+	if err == nil || errors.As(err, &exitErr) || errors.Is(err, exec.ErrWaitDelay) {
+		return cmd.ProcessState.ExitCode(), nil
+	}
+	return 0, &startError{err}
+}
+
+// startError says the program could not be started (a missing directory,
+// a file that is not executable): the call's arguments are at fault.
+type startError struct{ err error }
+
+func (e *startError) Error() string { return e.err.Error() }
+
+// isolationError says the worker could not put the program in namespaces:
+// the host is at fault.
+type isolationError struct{ err error }
+
+func (e *isolationError) Error() string { return e.err.Error() }
+
+// configError says the operator's shell settings are malformed.
+type configError struct{ err error }
+
+func (e *configError) Error() string { return e.err.Error() }
+
 // inheritedEnv are the host variables every command gets; the policy's
 // grants.env adds more by name. The worker's other variables (credentials
 // among them) are not passed on.
@@ -66,6 +125,11 @@ func (r *Runner) runShell(ctx context.Context, call activities.Call) (activities
 		return activities.Result{}, badArgs(tool, `"argv" must name a program, e.g. {"argv": ["ls", "-l"]}`)
 	}
 
+	isolated, err := shellIsolated()
+	if err != nil {
+		return activities.Result{}, activities.NonRetryable(ErrIsolationUnavailable, nil, "%s: %v", tool, err)
+	}
+
 	runCtx := ctx
 	if args.Timeout != nil && *args.Timeout > 0 {
 		var cancel context.CancelFunc
@@ -75,6 +139,12 @@ func (r *Runner) runShell(ctx context.Context, call activities.Call) (activities
 	stdout := &headBuffer{max: int(r.cfg.OutputMaxBytes)}
 	stderr := &tailBuffer{max: int(min(stderrMaxBytes, r.cfg.OutputMaxBytes/8))}
 	cmd := exec.CommandContext(runCtx, args.Argv[0], args.Argv[1:]...)
+	switch {
+	case errors.Is(cmd.Err, exec.ErrNotFound):
+		return activities.Result{}, badArgs(tool, "program %q is not in the worker's PATH", args.Argv[0])
+	case cmd.Err != nil:
+		return activities.Result{}, badArgs(tool, "cannot start %q: %v", args.Argv[0], cmd.Err)
+	}
 	cmd.Dir = args.Dir
 	cmd.Env = shellEnv(call.Grants.Env, args.Env)
 	cmd.Stdout, cmd.Stderr = stdout, stderr
@@ -82,27 +152,35 @@ func (r *Runner) runShell(ctx context.Context, call activities.Call) (activities
 		cmd.Stdin = strings.NewReader(*args.Stdin)
 	}
 	cmd.WaitDelay = shellWaitDelay
-	killProcessGroup(cmd)
 
-	err := cmd.Run()
-	var exitErr *exec.ExitError
+	var exitCode int
+	if isolated {
+		exitCode, err = runIsolated(cmd)
+	} else {
+		exitCode, err = runUnisolated(cmd)
+	}
+	var startErr *startError
+	var isoErr *isolationError
+	var confErr *configError
 	switch {
 	case ctx.Err() != nil:
 		return activities.Result{}, fmt.Errorf("%s: %s: %w", tool, args.Argv[0], ctx.Err())
 	case runCtx.Err() != nil:
 		return activities.Result{}, failed(tool, nil, "%s did not finish within %s and was killed", args.Argv[0], time.Duration(*args.Timeout))
-	case err == nil, errors.As(err, &exitErr), errors.Is(err, exec.ErrWaitDelay):
-		// ran; the exit code says how it went
-	case errors.Is(err, exec.ErrNotFound):
-		return activities.Result{}, badArgs(tool, "program %q is not in the worker's PATH", args.Argv[0])
-	default:
-		return activities.Result{}, badArgs(tool, "cannot start %q: %v", args.Argv[0], err)
+	case errors.As(err, &isoErr):
+		return activities.Result{}, activities.NonRetryable(ErrIsolationUnavailable, nil, "%s: %v. %s", tool, err, isolationHint)
+	case errors.As(err, &confErr):
+		return activities.Result{}, activities.NonRetryable(ErrIsolationUnavailable, nil, "%s: %v", tool, err)
+	case errors.As(err, &startErr):
+		return activities.Result{}, badArgs(tool, "cannot start %q: %v", args.Argv[0], startErr.err)
+	case err != nil:
+		return activities.Result{}, failed(tool, err, "%s: %v", args.Argv[0], err)
 	}
 	if stdout.dropped > 0 {
 		return activities.Result{}, tooLarge(tool, "%s wrote %d bytes to stdout, over the limit of %d (Config.OutputMaxBytes)",
 			args.Argv[0], int64(stdout.buf.Len())+stdout.dropped, r.cfg.OutputMaxBytes)
 	}
-	out := shellOutput{ExitCode: cmd.ProcessState.ExitCode(), Stdout: stdout.buf.String(), Stderr: stderr.String()}
+	out := shellOutput{ExitCode: exitCode, Stdout: stdout.buf.String(), Stderr: stderr.String()}
 	if args.Check && out.ExitCode != 0 {
 		return activities.Result{}, failed(tool, nil, "%s exited with status %d: %s", args.Argv[0], out.ExitCode, lastBytes(out.Stderr, 500))
 	}

@@ -5,6 +5,7 @@ package native
 import (
 	"context"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -18,7 +19,7 @@ import (
 func TestShell(t *testing.T) {
 	t.Setenv("TARS_TEST_GRANTED", "yes")
 	t.Setenv("TARS_TEST_SECRET", "hunter2")
-	dir := t.TempDir()
+	dir := writableDir(t)
 	granted := activities.Grants{Shell: true, Env: []string{"TARS_TEST_GRANTED"}}
 	tests := []struct {
 		name     string
@@ -106,4 +107,13 @@ func TestShellEnvOrder(t *testing.T) {
 	t.Setenv("HOME", "/home/tars")
 	env := shellEnv([]string{"TARS_TEST_X", "TARS_TEST_UNSET"}, map[string]string{"B": "2", "A": "1", "TARS_TEST_X": "own"})
 	assert.Equal(t, []string{"PATH=" + os.Getenv("PATH"), "HOME=/home/tars", "TARS_TEST_X=host", "A=1", "B=2", "TARS_TEST_X=own"}, env)
+}
+
+func writableDir(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	// Commands of a root worker run as nobody: let them in.
+	require.NoError(t, os.Chmod(filepath.Dir(dir), 0o755))
+	require.NoError(t, os.Chmod(dir, 0o777))
+	return dir
 }
