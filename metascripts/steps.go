@@ -56,7 +56,6 @@ type stepInfo struct {
 var notFor = map[string]map[string]string{
 	kindReason: {
 		"runtime":   "reason steps call model.chat on native",
-		"isolation": "reason steps call model.chat on native",
 		"with":      "reason steps take reason.prompt",
 	},
 	kindApproval: {

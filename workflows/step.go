@@ -67,7 +67,12 @@ func (r *run) once(ctx workflow.Context, s *plan.Step, st *StepView, sc *scope) 
 	}
 	vars := r.vars(sc)
 	switch s.Kind {
-	case plan.KindTool, plan.KindReason:
+	case plan.KindReason:
+		if s.Reason != nil || workflow.GetVersion(ctx, ChangeAgentLoop, workflow.DefaultVersion, 1) == 1 {
+			return r.agent(ctx, s, st, sc, vars)
+		}
+		return r.tool(ctx, s, st, sc, vars)
+	case plan.KindTool:
 		return r.tool(ctx, s, st, sc, vars)
 	case plan.KindSet:
 		v, err := expr.Decode(s.Set)
@@ -173,7 +178,7 @@ func (r *run) foreachCoroutines(ctx workflow.Context, s *plan.Step, st *StepView
 // activity: a tool or reason step with a one-runtime chain, which has no
 // pollers probe and nowhere to fall back to.
 func (r *run) oneActivityPerItem(s *plan.Step) bool {
-	return (s.Kind == plan.KindTool || s.Kind == plan.KindReason) && !s.Auto && len(r.chain(s)) == 1
+	return (s.Kind == plan.KindTool || (s.Kind == plan.KindReason && s.Reason == nil)) && !s.Auto && len(r.chain(s)) == 1
 }
 
 // foreachActivities runs a oneActivityPerItem step's items from this

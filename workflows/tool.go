@@ -24,9 +24,20 @@ func (r *run) tool(ctx workflow.Context, s *plan.Step, st *StepView, sc *scope, 
 	if err != nil {
 		return nil, exprError(s, "with", err)
 	}
+	res, rt, err := r.dispatch(ctx, s, st, sc, args)
+	if err != nil {
+		return nil, err
+	}
+	return r.toolOutput(s, rt, res)
+}
+
+// dispatch runs s's tool with args (already rendered) on the first runtime
+// of its chain that picks it up, falling back along the chain, and returns
+// the result and the runtime that ran it.
+func (r *run) dispatch(ctx workflow.Context, s *plan.Step, st *StepView, sc *scope, args json.RawMessage) (activities.Result, string, error) {
 	chain := r.chain(s)
 	if len(chain) == 0 {
-		return nil, temporal.NewNonRetryableApplicationError(
+		return activities.Result{}, "", temporal.NewNonRetryableApplicationError(
 			fmt.Sprintf("step %s: no runtime in %v meets its isolation floor %q", s.ID, s.Runtimes, s.MinIsolation), ErrNoPool, nil)
 	}
 	if (len(chain) > 1 || s.Auto) && !r.liveKnown {
@@ -44,10 +55,10 @@ func (r *run) tool(ctx workflow.Context, s *plan.Step, st *StepView, sc *scope, 
 		var res activities.Result
 		err := r.schedule(ctx, s, st, sc, rt, args).Get(ctx, &res)
 		if err == nil {
-			return r.toolOutput(s, rt, res)
+			return res, rt, nil
 		}
 		if !isScheduleToStart(err) {
-			return nil, err
+			return activities.Result{}, rt, err
 		}
 		next := ""
 		if k+1 < len(chain) {
@@ -58,7 +69,7 @@ func (r *run) tool(ctx workflow.Context, s *plan.Step, st *StepView, sc *scope, 
 			r.probe(ctx)
 		}
 	}
-	return nil, noPool(s, tried)
+	return activities.Result{}, "", noPool(s, tried)
 }
 
 // toolOutput is a step's output from its activity's result.
@@ -171,10 +182,16 @@ func (r *run) schedule(ctx workflow.Context, s *plan.Step, st *StepView, sc *sco
 		} else if sc.turn {
 			id = fmt.Sprintf("%s~%d", s.ID, sc.index)
 		}
+		if sc.call != "" {
+			id += ":" + sc.call
+		}
 	}
 	summary := s.ID
 	if s.Agent != "" {
 		summary += " · " + s.Agent
+	}
+	if sc != nil && sc.call != "" {
+		summary += " · " + sc.call + " " + s.Tool
 	}
 	summary += " · " + rt
 	if len(st.Hops) > 0 {

@@ -16,4 +16,11 @@ const (
 	// item. The activities are the same; their commands may interleave
 	// differently with other steps'. Version 1 = selector.
 	ChangeForeachSelector = "tars-foreach-selector"
+
+	// ChangeAgentLoop runs reason steps through the agent loop
+	// (workflows/agent.go): each model call is capped by what the run's
+	// budgets leave, and a call that could exceed one is not made. Reason
+	// steps with tools, max_turns or an output schema (plan.Step.Reason)
+	// always take it. Version 1 = agent loop.
+	ChangeAgentLoop = "tars-agent-loop"
 )
