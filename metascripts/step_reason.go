@@ -3,6 +3,7 @@ package metascripts
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"net"
 	"net/url"
 	"regexp"
@@ -143,11 +144,31 @@ func CheckJSONSchema(raw json.RawMessage) error {
 		return err
 	}
 	comp := jsonschema.NewCompiler()
-	if err := comp.AddResource("schema.json", doc); err != nil {
+	if err := comp.AddResource(schemaURL, doc); err != nil {
 		return err
 	}
-	_, err = comp.Compile("schema.json")
-	return err
+	if _, err = comp.Compile(schemaURL); err != nil {
+		return errors.New(schemaError(err))
+	}
+	return nil
+}
+
+// schemaURL names a schema given inline; nothing is fetched.
+const schemaURL = "mem:///schema.json"
+
+// schemaError flattens jsonschema's multi-line errors to their leaves.
+func schemaError(err error) string {
+	var leaves []string
+	for _, l := range strings.Split(err.Error(), "\n") {
+		l = strings.TrimSpace(l)
+		if strings.HasPrefix(l, "- ") && !strings.HasSuffix(l, "failed") {
+			leaves = append(leaves, strings.TrimPrefix(l, "- "))
+		}
+	}
+	if len(leaves) == 0 {
+		return err.Error()
+	}
+	return strings.Join(leaves, "; ")
 }
 
 // checkModel refuses what the run would refuse anyway: a model endpoint

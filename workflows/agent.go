@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
 	"go.temporal.io/sdk/temporal"
@@ -367,10 +368,12 @@ func compileSchema(raw json.RawMessage) (*jsonschema.Schema, error) {
 		return nil, err
 	}
 	c := jsonschema.NewCompiler()
-	if err := c.AddResource("schema.json", doc); err != nil {
+	// A fixed URL: the default resolves against the worker's directory,
+	// which would put a host path into error messages.
+	if err := c.AddResource("mem:///schema.json", doc); err != nil {
 		return nil, err
 	}
-	return c.Compile("schema.json")
+	return c.Compile("mem:///schema.json")
 }
 
 // checkArgs checks a tool call's args (JSON text from the model) against
@@ -411,16 +414,19 @@ func checkAnswer(schema *jsonschema.Schema, content string) (any, error) {
 	return out, nil
 }
 
-// oneLine flattens a multi-line validation error.
+// oneLine flattens jsonschema's multi-line errors to their leaves.
 func oneLine(err error) string {
-	lines := strings.Split(strings.TrimSpace(err.Error()), "\n")
-	for i := range lines {
-		lines[i] = strings.TrimPrefix(strings.TrimSpace(lines[i]), "- ")
+	var leaves []string
+	for _, l := range strings.Split(err.Error(), "\n") {
+		l = strings.TrimSpace(l)
+		if strings.HasPrefix(l, "- ") && !strings.HasSuffix(l, "failed") {
+			leaves = append(leaves, strings.TrimPrefix(l, "- "))
+		}
 	}
-	if len(lines) > 1 && strings.HasPrefix(lines[0], "jsonschema validation failed") {
-		lines = lines[1:]
+	if len(leaves) == 0 {
+		return err.Error()
 	}
-	return strings.Join(lines, "; ")
+	return strings.Join(leaves, "; ")
 }
 
 func stripFence(s string) string {
@@ -441,5 +447,9 @@ func snippet(s string) string {
 	if len(s) <= n {
 		return s
 	}
-	return s[:n] + "…"
+	cut := n
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
 }
