@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"math"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"unicode/utf8"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
@@ -360,9 +362,34 @@ func toolNames(tools []plan.AgentTool) string {
 	return "its tools: " + strings.Join(names, ", ")
 }
 
-// compileSchema compiles a JSON Schema. It is pure, so workflow code may
-// call it.
+// schemas caches compiled schemas by their text: compiling one costs the
+// workflow task far more than validating with it (BENCHMARKS.md), and a
+// Plan's tool schemas are the same on every call. A compiled schema is
+// immutable, so coroutines and runs share it. At most maxCachedSchemas are
+// kept, so ad-hoc Plans cannot grow it without bound.
+var (
+	schemas      sync.Map // string -> *jsonschema.Schema
+	schemasCount atomic.Int32
+)
+
+const maxCachedSchemas = 1024
+
+// compileSchema compiles a JSON Schema, or returns it from the cache. It
+// is pure, so workflow code may call it.
 func compileSchema(raw json.RawMessage) (*jsonschema.Schema, error) {
+	if s, ok := schemas.Load(string(raw)); ok {
+		return s.(*jsonschema.Schema), nil
+	}
+	s, err := compileSchemaText(raw)
+	if err == nil && schemasCount.Load() < maxCachedSchemas {
+		if _, loaded := schemas.LoadOrStore(string(raw), s); !loaded {
+			schemasCount.Add(1)
+		}
+	}
+	return s, err
+}
+
+func compileSchemaText(raw json.RawMessage) (*jsonschema.Schema, error) {
 	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(raw))
 	if err != nil {
 		return nil, err

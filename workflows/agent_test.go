@@ -368,3 +368,28 @@ func TestAgentTriageExampleOffline(t *testing.T) {
 	assert.Equal(t, []string{"native:model.chat", "wasm:log-scan", "hyperlight:policy-check", "native:model.chat"}, pools.ran())
 	assert.True(t, strings.Contains(res.Steps[0].Calls[2].Result, `"decision"`))
 }
+
+// BenchmarkAgentCheckArgs measures what the workflow spends checking one
+// tool call's args against the tool's schema, the agent loop's only
+// per-call work besides scheduling: with the schema cached (every call
+// after the first), and compiling it each time (what the cache saves).
+func BenchmarkAgentCheckArgs(b *testing.B) {
+	desc, params, ok := metascripts.BuiltinToolSchema("log-scan")
+	require.True(b, ok, desc)
+	b.Run("cached", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := checkArgs(params, logArgs); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("compiled", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := compileSchemaText(params); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}

@@ -291,6 +291,9 @@ func newStatusCmd(g *globals) *cobra.Command {
 			v := newLiveView(args[0], out, false)
 			v.render(st, pendingAttempts(ctx, c, args[0]))
 			v.finish()
+			if len(st.Budgets) > 0 {
+				fmt.Fprintln(out, "spent: "+budgetsText(st.Budgets))
+			}
 			return nil
 		},
 	}
