@@ -6,6 +6,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/tars-engine/tars/plan"
 )
 
 // The agent-loop history is a planner that called log-scan on wasm
@@ -19,7 +21,9 @@ func TestAgentLoopDecisions(t *testing.T) {
 	require.Len(t, s.Activities, 3)
 	model1, scan, model2 := s.Activities[0], s.Activities[1], s.Activities[2]
 	assert.Equal(t, "investigate:t1@native", model1.ActivityID)
-	assert.Equal(t, &AgentDecision{Agent: "planner", Turn: 1, Kind: "model", Asked: []string{"wasm_log-scan"}, Tokens: 70}, model1.Agent)
+	wantCost := (50*0.15 + 20*0.60) / 1e6 // gpt-4o-mini's price in configs/agents.yaml
+	assert.Equal(t, &AgentDecision{Agent: "planner", Turn: 1, Kind: "model", Asked: []string{"wasm_log-scan"}, Tokens: 70,
+		CostUSD: wantCost, price: &plan.Price{Input: 0.15, Output: 0.60}}, model1.Agent)
 	assert.Equal(t, "investigate:t1.1@wasm", scan.ActivityID)
 	assert.Equal(t, "investigate", scan.Step)
 	assert.Equal(t, "wasm", scan.Runtime)
@@ -35,7 +39,7 @@ func TestAgentLoopDecisions(t *testing.T) {
 	var b bytes.Buffer
 	require.NoError(t, WriteTree(&b, tr))
 	out := b.String()
-	assert.Contains(t, out, "planner turn 1: the model asked for wasm_log-scan (70 tokens)")
+	assert.Contains(t, out, "planner turn 1: the model asked for wasm_log-scan (70 tokens, $0.000019)")
 	assert.Contains(t, out, `planner turn 1 called log-scan on wasm with {"service":"api"`)
 	assert.Contains(t, out, `→ {"service":"api","lines":2,"errors":2`)
 	assert.Contains(t, out, "planner turn 2: the model answered")

@@ -897,6 +897,15 @@ func agentDecision(id string, input *commonpb.Payloads) *AgentDecision {
 		d.Agent = c.Agent
 		if isTool {
 			d.Args = cut(string(c.Args), 160)
+		} else {
+			var m struct {
+				Model struct {
+					Price *plan.Price `json:"price"`
+				} `json:"model"`
+			}
+			if json.Unmarshal(c.Args, &m) == nil {
+				d.price = m.Model.Price
+			}
 		}
 	}
 	return d
@@ -920,11 +929,16 @@ func agentResult(d *AgentDecision, result *commonpb.Payloads) {
 			Name string `json:"name"`
 		} `json:"tool_calls"`
 		Usage struct {
-			Total int `json:"total_tokens"`
+			Prompt     int `json:"prompt_tokens"`
+			Completion int `json:"completion_tokens"`
+			Total      int `json:"total_tokens"`
 		} `json:"usage"`
 	}
 	if json.Unmarshal(r.Output, &m) != nil {
 		return
+	}
+	if p := d.price; p != nil {
+		d.CostUSD = (float64(m.Usage.Prompt)*p.Input + float64(m.Usage.Completion)*p.Output) / 1e6
 	}
 	for _, c := range m.ToolCalls {
 		d.Asked = append(d.Asked, c.Name)

@@ -207,6 +207,11 @@ type AgentDecision struct {
 	Args   string   `json:"args,omitempty"`   // tool call
 	Result string   `json:"result,omitempty"` // tool call
 	Tokens int      `json:"tokens,omitempty"` // model turn
+	// CostUSD is the model turn's cost at the price in the Plan (0 when
+	// the model has none).
+	CostUSD float64 `json:"cost_usd,omitempty"`
+
+	price *plan.Price
 }
 
 // Failed reports whether the activity closed without a result.

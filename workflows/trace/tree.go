@@ -392,12 +392,16 @@ func agentText(d *AgentDecision, a *Activity) string {
 	if who == "" {
 		who = "agent"
 	}
+	spent := fmt.Sprintf("%d tokens", d.Tokens)
+	if d.CostUSD > 0 {
+		spent += fmt.Sprintf(", $%.6f", d.CostUSD)
+	}
 	switch {
 	case d.Kind == "tool":
 		return fmt.Sprintf("%s turn %d called %s on %s with %s → %s", who, d.Turn, a.Tool, a.Runtime, oneLine(d.Args, 160), oneLine(d.Result, 160))
 	case len(d.Asked) > 0:
-		return fmt.Sprintf("%s turn %d: the model asked for %s (%d tokens)", who, d.Turn, strings.Join(d.Asked, ", "), d.Tokens)
+		return fmt.Sprintf("%s turn %d: the model asked for %s (%s)", who, d.Turn, strings.Join(d.Asked, ", "), spent)
 	default:
-		return fmt.Sprintf("%s turn %d: the model answered %s (%d tokens)", who, d.Turn, oneLine(d.Answer, 160), d.Tokens)
+		return fmt.Sprintf("%s turn %d: the model answered %s (%s)", who, d.Turn, oneLine(d.Answer, 160), spent)
 	}
 }
