@@ -165,7 +165,7 @@ func (r *run) agent(ctx workflow.Context, s *plan.Step, st *StepView, sc *scope,
 		}
 		delete(base, "max_tokens")
 		args, _ := json.Marshal(base)
-		limit, err := r.preflight(s, &model, len(args), fmt.Sprintf("%s, turn %d", who, turn))
+		limit, h, err := r.admit(ctx, &model, len(args), fmt.Sprintf("%s, turn %d", who, turn), nil)
 		if err != nil {
 			return nil, err
 		}
@@ -174,6 +174,7 @@ func (r *run) agent(ctx workflow.Context, s *plan.Step, st *StepView, sc *scope,
 			args, _ = json.Marshal(base)
 		}
 		res, rt, err := r.dispatch(ctx, &ms, st, callScope(sc, fmt.Sprintf("t%d", turn)), args)
+		r.release(h)
 		if err != nil {
 			return nil, fmt.Errorf("%s, turn %d: %w", who, turn, err)
 		}
@@ -269,46 +270,108 @@ func (r *run) agent(ctx workflow.Context, s *plan.Step, st *StepView, sc *scope,
 		"%s used all %d turns (reason.max_turns) %s", who, maxTurns, why), ErrAgentTurns, nil)
 }
 
-// preflight checks a model call against the run's budgets before it is
-// made and returns the answer cap they leave (0 = no cap from budgets).
-// The prompt is estimated from the call's size; the call is refused (and
-// the run fails) when not even one answer token would fit.
-func (r *run) preflight(s *plan.Step, m *plan.Model, argBytes int, where string) (int, error) {
-	budgets := r.p.Policy.Budgets
-	if len(budgets) == 0 {
-		return 0, nil
+// held is what model calls in flight may still spend: each call holds
+// its prompt estimate plus its answer cap until its real usage is counted,
+// so that concurrent calls (foreach items, parallel steps) cannot together
+// pass a budget that each alone would not.
+type held struct {
+	tokens, usd float64
+	releases    int // bumped on each release, for callers waiting on one
+}
+
+// hold is one call's share of held.
+type hold struct{ tokens, usd float64 }
+
+func (r *run) release(h hold) {
+	r.held.tokens -= h.tokens
+	r.held.usd -= h.usd
+	r.held.releases++
+}
+
+// admit checks a model call against the run's budgets before it is made,
+// waiting while calls in flight hold what it needs, and returns the answer
+// cap the budgets leave (0 = none from budgets) and what the call holds
+// until release. The prompt is estimated from the call's size; the call is
+// refused (and the run fails) when not even one answer token would fit.
+// wait blocks until held may have changed; the selector path passes one
+// that takes a completion from its selector.
+func (r *run) admit(ctx workflow.Context, m *plan.Model, argBytes int, where string, wait func() bool) (int, hold, error) {
+	for {
+		limit, h, fits, err := r.preflight(m, argBytes, where)
+		if fits {
+			r.held.tokens += h.tokens
+			r.held.usd += h.usd
+			return limit, h, nil
+		}
+		if r.held.tokens > 0 || r.held.usd > 0 {
+			// Calls in flight hold part of the budget, and give back what
+			// they do not spend: decide once one has finished.
+			seen := r.held.releases
+			if wait != nil && wait() {
+				continue
+			}
+			if e := workflow.Await(ctx, func() bool { return r.held.releases != seen }); e != nil {
+				return 0, hold{}, e
+			}
+			continue
+		}
+		r.fail(err)
+		return 0, hold{}, err
 	}
+}
+
+// preflight is admit's check: fits reports whether the call may go, with
+// limit its answer cap (0 = none from budgets) and h what it holds; when
+// it does not fit, err says why.
+func (r *run) preflight(m *plan.Model, argBytes int, where string) (limit int, h hold, fits bool, err error) {
+	budgets := r.p.Policy.Budgets
 	prompt := (argBytes + bytesPerToken - 1) / bytesPerToken
-	limit := math.MaxInt
+	limit = math.MaxInt
 	refuse := func(name string, spent, ceiling float64, need string) error {
-		err := temporal.NewNonRetryableApplicationError(fmt.Sprintf(
+		return temporal.NewNonRetryableApplicationError(fmt.Sprintf(
 			"budget %s would be exceeded at %s: %g of %g spent, and the call needs %s; the call was not made",
 			name, where, spent, ceiling, need), ErrBudget, nil)
-		r.fail(err)
-		return err
+	}
+	if m.MaxTokens > 0 {
+		limit = m.MaxTokens
 	}
 	if b, ok := budgets[BudgetTokens]; ok {
-		left := int(b - r.budgets[BudgetTokens])
+		left := int(b - r.budgets[BudgetTokens] - r.held.tokens)
 		if left-prompt < 1 {
-			return 0, refuse(BudgetTokens, r.budgets[BudgetTokens], b, fmt.Sprintf("about %d prompt tokens and at least 1 answer token", prompt))
+			return 0, hold{}, false, refuse(BudgetTokens, r.budgets[BudgetTokens], b, fmt.Sprintf("about %d prompt tokens and at least 1 answer token", prompt))
 		}
 		limit = min(limit, left-prompt)
 	}
 	if b, ok := budgets[BudgetUSD]; ok && m.Price != nil {
-		left := b - r.budgets[BudgetUSD]
+		left := b - r.budgets[BudgetUSD] - r.held.usd
 		promptCost := float64(prompt) * m.Price.Input / 1e6
 		answerCost := m.Price.Output / 1e6
 		if left-promptCost < answerCost {
-			return 0, refuse(BudgetUSD, r.budgets[BudgetUSD], b, fmt.Sprintf("about $%.6f for %d prompt tokens and $%.6f for each answer token", promptCost, prompt, answerCost))
+			return 0, hold{}, false, refuse(BudgetUSD, r.budgets[BudgetUSD], b, fmt.Sprintf("about $%.6f for %d prompt tokens and $%.6f for each answer token", promptCost, prompt, answerCost))
 		}
 		if answerCost > 0 {
 			limit = min(limit, int((left-promptCost)/answerCost))
 		}
 	}
 	if limit == math.MaxInt {
-		return 0, nil
+		// Neither a budget nor the model bounds the answer: nothing to hold.
+		return 0, hold{}, true, nil
 	}
-	return limit, nil
+	h.tokens = float64(prompt + limit)
+	if m.Price != nil {
+		h.usd = (float64(prompt)*m.Price.Input + float64(limit)*m.Price.Output) / 1e6
+	}
+	if _, ok := budgets[BudgetTokens]; !ok {
+		h.tokens = 0
+	}
+	if _, ok := budgets[BudgetUSD]; !ok {
+		h.usd = 0
+	}
+	capped := limit
+	if m.MaxTokens > 0 && limit >= m.MaxTokens {
+		capped = 0 // model.max_tokens already says it
+	}
+	return capped, h, true, nil
 }
 
 // usd is what a model turn cost at the model's price.
@@ -327,6 +390,33 @@ func spend(metrics map[string]float64, u Usage, cost float64) map[string]float64
 		if k != BudgetTokens && k != BudgetUSD {
 			out[k] = v
 		}
+	}
+	return out
+}
+
+// modelOf reads the model of rendered model.chat args.
+func modelOf(args json.RawMessage) *plan.Model {
+	var a struct {
+		Model plan.Model `json:"model"`
+	}
+	_ = json.Unmarshal(args, &a)
+	return &a.Model
+}
+
+// withMaxTokens sets model.chat's answer cap in rendered args (0 = leave
+// them as they are).
+func withMaxTokens(args json.RawMessage, limit int) json.RawMessage {
+	if limit <= 0 {
+		return args
+	}
+	var m map[string]json.RawMessage
+	if json.Unmarshal(args, &m) != nil {
+		return args
+	}
+	m["max_tokens"], _ = json.Marshal(limit)
+	out, err := json.Marshal(m)
+	if err != nil {
+		return args
 	}
 	return out
 }

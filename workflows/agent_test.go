@@ -341,6 +341,32 @@ func TestAgentBudgetsBeforeSpending(t *testing.T) {
 	})
 }
 
+// Concurrent model calls (foreach items here) hold what they may spend
+// until they are counted, so together they cannot pass the budget: the
+// run stops with calls not made, and what was spent stays within it.
+func TestAgentBudgetHeldAcrossConcurrentCalls(t *testing.T) {
+	for _, tc := range []struct{ name, reason string }{
+		{"plain reason steps (one activity per item)", "    reason: {prompt: \"Say ok about ${item}.\"}"},
+		{"reason steps with tools (the agent loop)", "    reason: {prompt: \"Say ok about ${item}.\", tools: [wasm:log-scan]}"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := newChatServer(t, func(int, map[string]any) map[string]any { return map[string]any{"content": "ok"} })
+			p := compileAgent(t, srv, "  budgets: {tokens: 400}", "    foreach: \"${['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'i', 'j']}\"\n    concurrency: 5\n"+tc.reason)
+			env := newAgentEnv(t, newRealPools(t))
+			_, err := runPlan(t, env, p, nil)
+			msg := agentError(t, err, ErrBudget)
+			assert.Contains(t, msg, "budget tokens would be exceeded at step ask item")
+			n := srv.count()
+			assert.Positive(t, n)
+			assert.Less(t, n, 10, "some calls were not made")
+			assert.LessOrEqual(t, 40*n, 400, "the calls made stay within the budget")
+			for i := range n {
+				assert.LessOrEqual(t, srv.request(i)["max_tokens"], 400.0)
+			}
+		})
+	}
+}
+
 // TestAgentTriageExampleOffline runs examples/agent-triage.yaml with the
 // echo model: the planner calls log-scan in wazero and policy-check in a
 // micro-VM, and a person approves. Without /dev/kvm the hyperlight pool

@@ -82,6 +82,7 @@ type run struct {
 
 	executed  int
 	budgets   map[string]float64
+	held      held // budget held by model calls in flight (agent.go)
 	approvals map[string]Approval
 	inflight  int
 	fatal     error

@@ -193,6 +193,7 @@ func (r *run) oneActivityPerItem(s *plan.Step) bool {
 // steps can interleave differently.
 func (r *run) foreachActivities(ctx workflow.Context, s *plan.Step, st *StepView, items []any, limit int) ([]any, []error) {
 	rt := r.chain(s)[0]
+	admitting := s.Kind == plan.KindReason && workflow.GetVersion(ctx, ChangeAgentLoop, workflow.DefaultVersion, 1) == 1
 	outs := make([]any, len(items))
 	errs := make([]error, len(items))
 	sel := workflow.NewSelector(ctx)
@@ -217,9 +218,33 @@ func (r *run) foreachActivities(ctx workflow.Context, s *plan.Step, st *StepView
 			st.ItemsDone++
 			break
 		}
+		var h hold
+		if admitting {
+			// Budgets are checked before each model call (agent.go).
+			takeOne := func() bool {
+				if pending == 0 {
+					return false
+				}
+				sel.Select(ctx)
+				pending--
+				return true
+			}
+			limit, hh, err := r.admit(ctx, modelOf(args), len(args), fmt.Sprintf("step %s item %d: agent %s", s.ID, i, s.Agent), takeOne)
+			if err != nil {
+				errs[i] = err
+				st.ItemsDone++
+				break
+			}
+			args, h = withMaxTokens(args, limit), hh
+			if failed || r.fatal != nil {
+				r.release(h)
+				break
+			}
+		}
 		st.Runtime = rt
 		pending++
 		sel.AddFuture(r.schedule(ctx, s, st, sc, rt, args), func(f workflow.Future) {
+			r.release(h)
 			var res activities.Result
 			var out any
 			err := f.Get(ctx, &res)
