@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -27,6 +28,7 @@ import (
 	"github.com/tars-engine/tars/activities/hyperlight"
 	"github.com/tars-engine/tars/activities/native"
 	"github.com/tars-engine/tars/activities/wasm"
+	"github.com/tars-engine/tars/configs"
 	"github.com/tars-engine/tars/metascripts"
 	"github.com/tars-engine/tars/plan"
 )
@@ -365,6 +367,52 @@ func TestAgentBudgetHeldAcrossConcurrentCalls(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestAgentTriageExampleOpenAI runs examples/agent-triage.yaml with its
+// planner switched to a model behind an OpenAI-compatible server that
+// calls both tools: log-scan in wazero and policy-check in a micro-VM.
+func TestAgentTriageExampleOpenAI(t *testing.T) {
+	srv := newChatServer(t, func(n int, req map[string]any) map[string]any {
+		if n == 1 {
+			return map[string]any{"tool_calls": [][2]string{{"wasm_log-scan", logArgs},
+				{"hyperlight_policy-check", `{"policy": "remediation", "principal": "planner", "action": "restart", "resource": "service/api"}`}}}
+		}
+		return map[string]any{"content": `{"summary": "db timeouts", "action": "restart service/api", "allowed": true}`}
+	})
+	cfg := *configs.Default()
+	cfg.Agents = maps.Clone(cfg.Agents)
+	planner := *cfg.Agents["planner"]
+	planner.Model = &plan.Model{Provider: "openai", Name: "gpt-4o-mini", Endpoint: srv.srv.URL + "/v1", MaxTokens: 512}
+	cfg.Agents["planner"] = &planner
+	p, err := metascripts.CompileFile("../metascripts/examples/agent-triage.yaml", metascripts.Options{Config: &cfg})
+	require.NoError(t, err)
+	pools := newRealPools(t)
+	env := newAgentEnv(t, pools)
+	env.RegisterDelayedCallback(func() {
+		env.SignalWorkflow(SignalApprove, Approval{Step: "approve", Approved: true, By: "ana"})
+	}, time.Minute)
+	res, err := runPlan(t, env, p, nil)
+	assert.Equal(t, []string{"wasm_log-scan", "hyperlight_policy-check"}, toolNamesOf(srv.request(0)))
+	if _, kvm := pools.runners[plan.RuntimeHyperlight]; !kvm {
+		msg := agentError(t, err, ErrNoPool)
+		assert.Contains(t, msg, "step investigate: agent planner, turn 1, tool policy-check: step investigate: no pool could run tool policy-check: tried hyperlight")
+		assert.Equal(t, []string{"native:model.chat", "wasm:log-scan", "hyperlight:policy-check"}, pools.ran(), "log-scan ran; policy-check went nowhere weaker")
+		t.Skipf("the rest needs the hyperlight pool: %v", "no /dev/kvm")
+	}
+	require.NoError(t, err)
+	assert.Equal(t, map[string]any{"summary": "db timeouts", "action": "restart service/api", "allowed": true}, res.Outputs["plan"])
+	assert.Equal(t, true, res.Outputs["approved"])
+	msgs := srv.request(1)["messages"].([]any)
+	assert.Contains(t, msgs[len(msgs)-1].(map[string]any)["content"], `"decision"`, "policy-check's verdict went back to the model")
+}
+
+func toolNamesOf(req map[string]any) []string {
+	var out []string
+	for _, t := range req["tools"].([]any) {
+		out = append(out, t.(map[string]any)["function"].(map[string]any)["name"].(string))
+	}
+	return out
 }
 
 // TestAgentTriageExampleOffline runs examples/agent-triage.yaml with the
