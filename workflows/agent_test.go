@@ -40,6 +40,8 @@ import (
 // that is not deployed.
 type realPools struct {
 	runners map[string]activities.Runner
+	// missing lists "runtime:tool" pairs no pool picks up.
+	missing map[string]bool
 	mu      sync.Mutex
 	calls   []activities.Call
 	ids     []string
@@ -67,7 +69,7 @@ func (p *realPools) run(ctx context.Context, args converter.EncodedValues) (acti
 	p.ids = append(p.ids, activity.GetInfo(ctx).ActivityID)
 	p.mu.Unlock()
 	r, ok := p.runners[call.Runtime]
-	if !ok {
+	if !ok || p.missing[call.Runtime+":"+call.Tool] {
 		return activities.Result{}, temporal.NewTimeoutError(enumspb.TIMEOUT_TYPE_SCHEDULE_TO_START, nil)
 	}
 	return r.Run(ctx, call)
@@ -367,6 +369,60 @@ func TestAgentBudgetHeldAcrossConcurrentCalls(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A tool the model calls by a bare name runs on the first runtime of its
+// chain that picks it up, like a tool step; the step's isolation floor
+// keeps weaker runtimes out of that chain.
+func TestAgentToolFallback(t *testing.T) {
+	// A catalogue where log-scan is also offered natively, by a pool
+	// that is not running.
+	cat := metascripts.DefaultCatalog()
+	cat[plan.RuntimeNative]["log-scan"] = ""
+	compile := func(srv *chatServer, isolation string) *plan.Plan {
+		src := fmt.Sprintf(`metascript: fallback
+agents:
+  - id: planner
+    model: {provider: openai, name: gpt-4o-mini, endpoint: "%s/v1"}
+policy: {grants: {http_hosts: ["127.0.0.1"]}}
+steps:
+  - id: ask
+    agent: planner
+%s    reason: {prompt: Scan., tools: [log-scan]}
+`, srv.srv.URL, isolation)
+		p, err := metascripts.Compile("fallback.yaml", []byte(src), metascripts.Options{Catalog: cat})
+		require.NoError(t, err)
+		return p
+	}
+	reply := func(n int, _ map[string]any) map[string]any {
+		if n == 1 {
+			return map[string]any{"tool_calls": [][2]string{{"log-scan", logArgs}}}
+		}
+		return map[string]any{"content": "done"}
+	}
+	t.Run("falls back from a missing pool", func(t *testing.T) {
+		srv := newChatServer(t, reply)
+		pools := newRealPools(t)
+		pools.missing = map[string]bool{"native:log-scan": true}
+		res, err := runPlan(t, newAgentEnv(t, pools), compile(srv, ""), nil)
+		require.NoError(t, err)
+		assert.Equal(t, "done", res.Steps[0].Calls[2].Result, "the model answered after the tool ran")
+		assert.Equal(t, []string{"native:model.chat", "native:log-scan", "wasm:log-scan", "native:model.chat"}, pools.ran())
+		require.Len(t, res.Steps[0].Hops, 1)
+		assert.Equal(t, Hop{Step: "ask", From: "native", To: "wasm", Reason: "not started within 1m0s"}, res.Steps[0].Hops[0])
+		assert.Equal(t, "wasm", res.Steps[0].Calls[1].Runtime)
+	})
+	t.Run("never below the isolation floor", func(t *testing.T) {
+		srv := newChatServer(t, reply)
+		p := compile(srv, "    isolation: sandbox\n")
+		assert.Equal(t, []string{plan.RuntimeWASM}, p.Steps[0].Reason.Tools[0].Runtimes, "native is not in the chain")
+		pools := newRealPools(t)
+		pools.missing = map[string]bool{"wasm:log-scan": true}
+		_, err := runPlan(t, newAgentEnv(t, pools), p, nil)
+		msg := agentError(t, err, ErrNoPool)
+		assert.Contains(t, msg, "no pool could run tool log-scan: tried wasm")
+		assert.Equal(t, []string{"native:model.chat", "wasm:log-scan"}, pools.ran(), "nothing ran natively")
+	})
 }
 
 // TestAgentTriageExampleOpenAI runs examples/agent-triage.yaml with its
