@@ -262,7 +262,7 @@ func newStatusCmd(g *globals) *cobra.Command {
 	var jsonOut bool
 	c := &cobra.Command{
 		Use:   "status RUN_ID",
-		Short: "Show a run's status and the state of each step",
+		Short: "Show a run's status, the state of each step and what it has spent against its budgets",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
