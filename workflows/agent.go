@@ -199,14 +199,11 @@ func (r *run) agent(ctx workflow.Context, s *plan.Step, st *StepView, sc *scope,
 
 		if len(reply.ToolCalls) > 0 {
 			lastAsked = strings.Join(call.Calls, ", ")
+			// Check every call of the turn before running any, so that a
+			// refused call leaves nothing of the turn run.
 			am := message{Role: "assistant", Content: reply.Content}
-			for _, tc := range reply.ToolCalls {
-				var wc wireCall
-				wc.ID, wc.Type = tc.ID, "function"
-				wc.Function.Name, wc.Function.Arguments = tc.Name, tc.Arguments
-				am.ToolCalls = append(am.ToolCalls, wc)
-			}
-			msgs = append(msgs, am)
+			picked := make([]*plan.AgentTool, len(reply.ToolCalls))
+			argsOf := make([]json.RawMessage, len(reply.ToolCalls))
 			for i, tc := range reply.ToolCalls {
 				t := findTool(tools, tc.Name)
 				if t == nil {
@@ -220,6 +217,18 @@ func (r *run) agent(ctx workflow.Context, s *plan.Step, st *StepView, sc *scope,
 						"%s, turn %d: the model called %s:%s with args that fail its schema: %v; nothing was run",
 						who, turn, t.Runtimes[0], t.Tool, err), ErrAgentTool, nil)
 				}
+				picked[i], argsOf[i] = t, targs
+				if tc.ID == "" { // some compatible servers leave it out; tool results need one
+					reply.ToolCalls[i].ID = fmt.Sprintf("call_%d_%d", turn, i+1)
+				}
+				var wc wireCall
+				wc.ID, wc.Type = reply.ToolCalls[i].ID, "function"
+				wc.Function.Name, wc.Function.Arguments = tc.Name, tc.Arguments
+				am.ToolCalls = append(am.ToolCalls, wc)
+			}
+			msgs = append(msgs, am)
+			for i, tc := range reply.ToolCalls {
+				t, targs := picked[i], argsOf[i]
 				ts := plan.Step{
 					ID: s.ID, Kind: plan.KindTool, Agent: s.Agent, Pos: s.Pos,
 					Tool: t.Tool, Runtimes: t.Runtimes, Digests: t.Digests, MinIsolation: s.MinIsolation,

@@ -268,6 +268,10 @@ func TestAgentBadInput(t *testing.T) {
 			return map[string]any{"tool_calls": [][2]string{{"wasm_log-scan", `{"lines": 5}`}}}
 		}, wantType: ErrAgentTool, wantAsked: 1, wantRan: []string{"native:model.chat"},
 			wantMsg: `step ask: agent planner, turn 1: the model called wasm:log-scan with args that fail its schema: at '': missing property 'service'`},
+		{name: "one bad call refuses the whole turn", reply: func(int, map[string]any) map[string]any {
+			return map[string]any{"tool_calls": [][2]string{{"wasm_log-scan", logArgs}, {"wasm_log-scan", `{"service": 7}`}}}
+		}, wantType: ErrAgentTool, wantAsked: 1, wantRan: []string{"native:model.chat"},
+			wantMsg: `step ask: agent planner, turn 1: the model called wasm:log-scan with args that fail its schema: at '/service': got number, want string; nothing was run`},
 		{name: "a model that loops past max_turns", reply: func(int, map[string]any) map[string]any {
 			return map[string]any{"tool_calls": [][2]string{{"wasm_log-scan", logArgs}}}
 		}, wantType: ErrAgentTurns, wantAsked: 2,
