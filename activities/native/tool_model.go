@@ -140,9 +140,10 @@ type (
 	}
 )
 
-// runModelChat asks a model and returns {"content", "model", "usage"},
-// plus "json" when args.output is "json". The total token count goes to
-// Result.Metrics["tokens"] for the run's budget.
+// runModelChat asks a model and returns {"content", "model", "usage",
+// "finish_reason"}, plus "tool_calls" when the model calls tools and
+// "json" when args.output is "json" (and it answered). The total token
+// count goes to Result.Metrics["tokens"] for the run's budget.
 func (r *Runner) runModelChat(ctx context.Context, call activities.Call) (activities.Result, error) {
 	const tool = "model.chat"
 	var args modelArgs
