@@ -16,6 +16,7 @@ import (
 	"github.com/tars-engine/tars/configs"
 	"github.com/tars-engine/tars/internal/diag"
 	"github.com/tars-engine/tars/plan"
+	"github.com/tars-engine/tars/plan/expr"
 )
 
 // DefaultMaxTurns bounds the model turns of a reason step with tools that
@@ -294,4 +295,25 @@ func (c *compiler) readAgentTools(st *stepInfo, n *yaml.Node) []plan.AgentTool {
 		c.f.Errorf(n, "reason.tools lists %d tools; models take at most 64", len(out))
 	}
 	return out
+}
+
+// reasonField matches a field read on a step's output: steps.<id>.output.<field>.
+var reasonField = regexp.MustCompile(`^steps\s*\.\s*[A-Za-z_][A-Za-z0-9_]*\s*\.\s*output\s*\.\s*([A-Za-z_][A-Za-z0-9_]*)`)
+
+// checkReasonOutputUse refuses a field read on the output of a reason step
+// that answers in text: the output is the answer itself, a string, not
+// model.chat's {content, usage}, and the read would fail only when the run
+// reaches it.
+func (c *compiler) checkReasonOutputUse(s *site, u expr.Use, t *stepInfo) {
+	if t.st.Kind != plan.KindReason || t.st.With == nil || t.st.Reason != nil && len(t.st.Reason.Schema) > 0 {
+		return
+	}
+	if bytes.Contains(t.st.With, []byte(`"output":"json"`)) {
+		return
+	}
+	m := reasonField.FindStringSubmatch(s.src[u.Offset:])
+	if m == nil {
+		return
+	}
+	c.errAt(s.n, s.off+u.Offset, "steps.%s.output is reason step %s's answer as text, which has no field %q; write steps.%s.output (or give it output: json)", t.id, t.id, m[1], t.id)
 }

@@ -84,6 +84,24 @@ steps:
     agent: planner
     reason: {prompt: hi, output: {schema: {type: objekt}}}
 `, want: "t.yaml:8:43: reason.output.schema is not a usable JSON Schema: at '/type'"},
+		{name: "a field of a text answer", src: head + `steps:
+  - id: ask
+    agent: planner
+    reason: {prompt: hi}
+  - id: use
+    needs: [ask]
+    tool: native:echo
+    with: {value: "${steps.ask.output.content}"}
+`, want: `t.yaml:12:22: steps.ask.output is reason step ask's answer as text, which has no field "content"; write steps.ask.output (or give it output: json)`},
+		{name: "a field of a JSON answer", src: head + `steps:
+  - id: ask
+    agent: planner
+    reason: {prompt: hi, output: json}
+  - id: use
+    needs: [ask]
+    tool: native:echo
+    with: {value: "${steps.ask.output.content}"}
+`},
 		{name: "an endpoint host the policy does not grant", src: `metascript: t
 agents:
   - id: asker
@@ -130,7 +148,7 @@ steps:
 			p, err := Compile("t.yaml", []byte(tt.src), Options{})
 			if tt.want == "" {
 				require.NoError(t, err)
-				assert.Equal(t, strings.Contains(tt.src, "tools:"), p.Steps[0].Reason != nil)
+				assert.Equal(t, strings.Contains(tt.src, ", tools: ["), p.Steps[0].Reason != nil)
 				return
 			}
 			require.Error(t, err)
