@@ -176,7 +176,8 @@ func (r *run) foreachCoroutines(ctx workflow.Context, s *plan.Step, st *StepView
 
 // oneActivityPerItem reports whether each execution of s is exactly one
 // activity: a tool or reason step with a one-runtime chain, which has no
-// pollers probe and nowhere to fall back to.
+// pollers probe and nowhere to fall back to. A reason step whose agent
+// calls tools (plan.Step.Reason) is a loop of activities, so it is not.
 func (r *run) oneActivityPerItem(s *plan.Step) bool {
 	return (s.Kind == plan.KindTool || (s.Kind == plan.KindReason && s.Reason == nil)) && !s.Auto && len(r.chain(s)) == 1
 }
