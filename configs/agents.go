@@ -38,7 +38,8 @@ var (
 )
 
 func readAgents(f *diag.File, root *yaml.Node, c *Config) {
-	top := f.Mapping(root, AgentsFile, []string{"models", "agents"})
+	top := f.Mapping(root, AgentsFile, []string{"models", "prices", "agents"})
+	readPrices(f, top["prices"].Value, c)
 	for _, e := range f.Entries(top["models"].Value, "models") {
 		if !idPattern.MatchString(e.Key.Value) {
 			f.Errorf(e.Key, "model name %q must be lower-case letters, digits and dashes", e.Key.Value)
@@ -89,6 +90,50 @@ func readAgents(f *diag.File, root *yaml.Node, c *Config) {
 
 // MaxTemperature is the highest sampling temperature a model may have.
 const MaxTemperature = 2
+
+// readPrices reads prices: model name -> {input, output}, US dollars per
+// million tokens.
+func readPrices(f *diag.File, n *yaml.Node, c *Config) {
+	for _, e := range f.Entries(n, "prices") {
+		fs := f.Mapping(e.Value, "price", []string{"input", "output"})
+		if e.Value.Kind != yaml.MappingNode {
+			continue
+		}
+		var p plan.Price
+		ok := true
+		for _, k := range []struct {
+			key string
+			to  *float64
+		}{{"input", &p.Input}, {"output", &p.Output}} {
+			fld, found := fs[k.key]
+			if !found {
+				f.Errorf(e.Value, "price of %s needs %s (US dollars per million tokens)", e.Key.Value, k.key)
+				ok = false
+				continue
+			}
+			v, good := f.Number(fld.Value, "price "+k.key)
+			if !good || v < 0 {
+				if good {
+					f.Errorf(fld.Value, "price %s of %s must not be negative", k.key, e.Key.Value)
+				}
+				ok = false
+				continue
+			}
+			*k.to = v
+		}
+		if ok {
+			c.Prices[e.Key.Value] = p
+		}
+	}
+}
+
+// Price returns the price of the model a provider knows as name, or nil.
+func (c *Config) Price(name string) *plan.Price {
+	if p, ok := c.Prices[name]; ok {
+		return &p
+	}
+	return nil
+}
 
 // ReadModel reads a model: a mapping of ModelKeys, or (when models is not
 // nil) the name of an entry in models. It returns nil after recording a

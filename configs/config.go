@@ -33,7 +33,10 @@ var defaults embed.FS
 type Config struct {
 	// Models are the named models of agents.yaml; agents refer to them by
 	// name so that one line switches every agent to another model.
-	Models     map[string]*plan.Model
+	Models map[string]*plan.Model
+	// Prices are per-model prices, keyed by the name a provider knows the
+	// model by (plan.Model.Name); usd budgets are counted with them.
+	Prices     map[string]plan.Price
 	Agents     map[string]*Agent
 	Tree       Tree
 	Deployment Deployment
@@ -94,7 +97,7 @@ func embeddedSource(name string) (string, []byte, error) {
 }
 
 func load(source func(name string) (string, []byte, error)) (*Config, error) {
-	c := &Config{Models: map[string]*plan.Model{}, Agents: map[string]*Agent{}}
+	c := &Config{Models: map[string]*plan.Model{}, Prices: map[string]plan.Price{}, Agents: map[string]*Agent{}}
 	var all diag.Diagnostics
 	read := func(name string) (*diag.File, bool) {
 		path, src, err := source(name)

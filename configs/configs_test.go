@@ -107,6 +107,13 @@ func TestLoadDefaultsDir(t *testing.T) {
 	assert.Equal(t, Default(), c)
 }
 
+func TestPrices(t *testing.T) {
+	c := Default()
+	assert.Equal(t, &plan.Price{Input: 0.15, Output: 0.60}, c.Price("gpt-4o-mini"))
+	assert.NotNil(t, c.Price("echo"), "echo is priced, so usd budgets can be tried offline")
+	assert.Nil(t, c.Price("my-local-model"))
+}
+
 func TestLoadErrors(t *testing.T) {
 	_, err := Load(filepath.Join(t.TempDir(), "missing"))
 	assert.Error(t, err)
@@ -160,6 +167,17 @@ agents:
 			"agents.yaml:9:65: tools entry \"wasm:\" has no tool name after the colon",
 			"agents.yaml:9:74: unknown runtime \"cpu\" in tools entry \"cpu:x\"",
 			"agents.yaml:10:10: agent id \"Nope\" must be lower-case letters, digits and dashes, starting with a letter",
+		}},
+		{"prices", AgentsFile, `prices:
+  gpt-4o-mini: {input: 0.15}
+  cheap: {input: -1, output: 0.1, cached: 0.01}
+  odd: 3
+agents: []
+`, []string{
+			"agents.yaml:2:16: price of gpt-4o-mini needs output (US dollars per million tokens)",
+			"agents.yaml:3:18: price input of cheap must not be negative",
+			"agents.yaml:3:35: unknown key \"cached\" in price",
+			"agents.yaml:4:8: price must be a mapping, not the number 3",
 		}},
 		{"tree", TreeFile, `departments:
   - id: ops

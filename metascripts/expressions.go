@@ -272,6 +272,7 @@ func (c *compiler) checkUse(s *site, u expr.Use) {
 		if s.st == nil {
 			return
 		}
+		c.checkReasonOutputUse(s, u, t)
 		if t == s.st {
 			if s.sc&scSelf == 0 {
 				c.errAt(s.n, at, "step %s reads its own result; only a while step may (in its cond and body, as the previous turn)", s.st.id)

@@ -146,8 +146,14 @@ var (
 	reasonObj = &object{name: "reason", doc: "A model call made as the step's agent.", fields: []*field{
 		{name: "prompt", shape: shTemplate, doc: "The user message."},
 		{name: "system", shape: shTemplate, doc: "System prompt; default: the agent's persona."},
-		{name: "output", shape: shEnum, enum: reasonOutputs, doc: "text (default) or json (the answer is parsed as JSON)."},
+		{name: "output", shape: shEnum, enum: reasonOutputs, orObject: reasonOutputObj, doc: "text (default), json (the answer is parsed as JSON), or {schema: ...} (JSON that must satisfy the schema)."},
+		{name: "tools", shape: shStrings, doc: "Tools the model may call, runtime:name or name, within the agent's tools and allowed_tools."},
+		{name: "max_turns", shape: shInt, doc: "Most model turns (each answer or round of tool calls is one); default 8."},
 	}, required: []string{"prompt"}}
+
+	reasonOutputObj = &object{name: "reason_output", doc: "A structured answer.", fields: []*field{
+		{name: "schema", shape: shValue, doc: "JSON Schema the answer must satisfy; a failing answer is sent back to the model with the error, as often as retry.attempts allows."},
+	}, required: []string{"schema"}}
 
 	approvalObj = &object{name: "approval", doc: "A human decision, delivered by signal.", fields: []*field{
 		{name: "prompt", shape: shTemplate, doc: "What to ask."},
@@ -218,4 +224,4 @@ var (
 )
 
 // objects lists every object of the grammar, for the schema.
-var objects = []*object{metascriptObj, inputObj, agentObj, modelObj, policyObj, grantsObj, closureObj, stepObj, reasonObj, approvalObj, callObj, whileObj, retryObj, onErrorObj, checkObj}
+var objects = []*object{metascriptObj, inputObj, agentObj, modelObj, policyObj, grantsObj, closureObj, stepObj, reasonObj, reasonOutputObj, approvalObj, callObj, whileObj, retryObj, onErrorObj, checkObj}

@@ -76,7 +76,8 @@ func TestIncidentTriagePlan(t *testing.T) {
 	assert.Equal(t, []string{"native"}, plan0.Runtimes)
 	var with map[string]any
 	require.NoError(t, json.Unmarshal(plan0.With, &with))
-	assert.Equal(t, map[string]any{"provider": "echo", "name": "echo", "max_tokens": float64(2048), "temperature": float64(0)}, with["model"], "temperature 0 is kept, not dropped")
+	assert.Equal(t, map[string]any{"provider": "echo", "name": "echo", "max_tokens": float64(2048), "temperature": float64(0),
+		"price": map[string]any{"input": 0.15, "output": 0.6}}, with["model"], "temperature 0 is kept, not dropped")
 	assert.Contains(t, with["system"], "You lead incident response")
 	assert.Equal(t, "Plan an investigation of: ${inputs.incident}. Services involved: ${inputs.services}.", with["prompt"])
 	assert.Equal(t, "examples/incident-triage.yaml:48:5", plan0.Pos)

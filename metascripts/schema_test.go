@@ -311,7 +311,7 @@ func TestSchemaAgreesWithCompiler(t *testing.T) {
 		seen[name] = true
 		src, err := os.ReadFile(f)
 		require.NoError(t, err)
-		opts := Options{}
+		opts := Options{Catalog: pools()}
 		if strings.HasPrefix(f, "testdata/invalid/") {
 			opts = corpusOptions()
 		}
@@ -401,7 +401,7 @@ func TestSchemaNeverRefusesWhatCompiles(t *testing.T) {
 					continue
 				}
 				checked++
-				_, cerr := Compile(filepath.Join(filepath.Dir(f), "variant.yaml"), out, Options{})
+				_, cerr := Compile(filepath.Join(filepath.Dir(f), "variant.yaml"), out, Options{Catalog: pools()})
 				assert.Error(t, cerr, "%s with %q replaced by %s: the schema refuses it, the compiler accepts it", f, saved.Value, p)
 			}
 		}

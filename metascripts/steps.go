@@ -56,9 +56,8 @@ type stepInfo struct {
 // notFor lists, per step kind, keys that do not apply and why.
 var notFor = map[string]map[string]string{
 	kindReason: {
-		"runtime":   "reason steps call model.chat on native",
-		"isolation": "reason steps call model.chat on native",
-		"with":      "reason steps take reason.prompt",
+		"runtime": "reason steps call model.chat on native",
+		"with":    "reason steps take reason.prompt",
 	},
 	kindApproval: {
 		"runtime": "approvals wait in the workflow", "isolation": "approvals wait in the workflow",

@@ -68,6 +68,34 @@ type Model struct {
 	APIKeyEnv   string   `json:"api_key_env,omitempty"`
 	Temperature *float64 `json:"temperature,omitempty"` // nil = the provider's default
 	MaxTokens   int      `json:"max_tokens,omitempty"`
+	// Price is what the model costs, from configs/agents.yaml's prices;
+	// nil when none is known. A usd budget needs it.
+	Price *Price `json:"price,omitempty"`
+}
+
+// Price is a model's price in US dollars per million tokens.
+type Price struct {
+	Input  float64 `json:"input"`  // per million prompt tokens
+	Output float64 `json:"output"` // per million completion tokens
+}
+
+// Reason is what a reason step asks of its agent beyond one answer: the
+// tools the model may call, for at most MaxTurns model turns, and the JSON
+// Schema its answer must satisfy.
+type Reason struct {
+	Tools    []AgentTool     `json:"tools,omitempty"`
+	MaxTurns int             `json:"max_turns,omitempty"`
+	Schema   json.RawMessage `json:"schema,omitempty"`
+}
+
+// AgentTool is a tool a reason step's model may call.
+type AgentTool struct {
+	Name        string            `json:"name"` // the function name the model sees
+	Tool        string            `json:"tool"` // tool name without runtime prefix
+	Runtimes    []string          `json:"runtimes"`
+	Digests     map[string]string `json:"digests,omitempty"`
+	Description string            `json:"description,omitempty"`
+	Parameters  json.RawMessage   `json:"parameters"` // JSON Schema of the tool's args
 }
 
 // Policy bounds a run.
@@ -143,6 +171,9 @@ type Step struct {
 	Approval *Approval       `json:"approval,omitempty"`
 	Set      json.RawMessage `json:"set,omitempty"` // template
 	Call     *Call           `json:"call,omitempty"`
+	// Reason is set on reason steps that give their agent tools, a turn
+	// limit or an output schema; With then holds model.chat's args.
+	Reason *Reason `json:"reason,omitempty"`
 
 	Foreach     string `json:"foreach,omitempty"` // expression yielding a list
 	Concurrency int    `json:"concurrency,omitempty"`

@@ -18,14 +18,21 @@ const (
 
 // ActivityID is the id of the activity that runs step (in scope, at index)
 // on runtime rt: "<step>@<rt>", "<step>#<item>@<rt>" or "<step>~<turn>@<rt>".
-func ActivityID(step, scope string, index int, rt string) string {
+// call, when set, names one call of a reason step's agent loop ("t2" for
+// the model's second turn, "t2.1" for the first tool it asked for then):
+// "<step>[#item]:<call>@<rt>".
+func ActivityID(step, scope string, index int, call, rt string) string {
+	id := step
 	switch scope {
 	case ScopeItem:
-		return step + "#" + strconv.Itoa(index) + "@" + rt
+		id += "#" + strconv.Itoa(index)
 	case ScopeTurn:
-		return step + "~" + strconv.Itoa(index) + "@" + rt
+		id += "~" + strconv.Itoa(index)
 	}
-	return step + "@" + rt
+	if call != "" {
+		id += ":" + call
+	}
+	return id + "@" + rt
 }
 
 // ParseActivityID reads an id written by ActivityID. known says whether a
@@ -37,6 +44,9 @@ func ParseActivityID(id string, known func(step string) bool) (step, scope strin
 		return "", "", 0, "", false
 	}
 	head, rt := id[:at], id[at+1:]
+	if c := strings.IndexByte(head, ':'); c >= 0 {
+		head = head[:c] // an agent-loop call; step ids have no ':'
+	}
 	if known(head) {
 		return head, ScopeNone, 0, rt, true
 	}

@@ -82,6 +82,7 @@ type run struct {
 
 	executed  int
 	budgets   map[string]float64
+	held      held // budget held by model calls in flight (agent.go)
 	approvals map[string]Decision
 	inflight  int
 	fatal     error
@@ -469,6 +470,10 @@ type scope struct {
 	index   int
 	hasItem bool
 	turn    bool
+	// call names one activity of a reason step's agent loop ("t2" for
+	// model turn 2, "t2.1" for the first tool call of that turn): its
+	// activity id is then "<step>[#item]:<call>@<runtime>" (workflows/agent.go).
+	call string
 }
 
 func (r *run) vars(sc *scope) expr.Vars {

@@ -118,6 +118,29 @@ func TestNondeterministicChangeIsCaught(t *testing.T) {
 	})
 }
 
+// The agent loop replays from the recorded model answers: a Plan that no
+// longer gives the agent the tool it called diverges where that call was
+// scheduled.
+func TestAgentLoopReplay(t *testing.T) {
+	h := golden(t, "agent-loop")
+	require.NoError(t, trace.Replay(h))
+	var call *historypb.HistoryEvent
+	for _, e := range h.GetEvents() {
+		if a := e.GetActivityTaskScheduledEventAttributes(); a != nil && a.GetActivityId() == "investigate:t1.1@wasm" {
+			call = e
+		}
+	}
+	require.NotNil(t, call, "the recorded run called log-scan")
+	drop := func(in *workflows.RunInput) {
+		in.Plan.Steps[indexOf(in.Plan.Steps, "investigate")].Reason.Tools[0].Name = "renamed"
+	}
+	err := trace.Replay(h, trace.WithWorkflow(changed(drop)))
+	var d *trace.Divergence
+	require.True(t, errors.As(err, &d), "want a divergence, got %v", err)
+	assert.Equal(t, call.GetEventId(), d.EventID, d.Error())
+	assert.Contains(t, d.Expected, "ActivityTaskScheduled log-scan")
+}
+
 func indexOf(steps []plan.Step, id string) int {
 	for i := range steps {
 		if steps[i].ID == id {

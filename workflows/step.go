@@ -67,7 +67,12 @@ func (r *run) once(ctx workflow.Context, s *plan.Step, st *StepView, sc *scope) 
 	}
 	vars := r.vars(sc)
 	switch s.Kind {
-	case plan.KindTool, plan.KindReason:
+	case plan.KindReason:
+		if s.Reason != nil || workflow.GetVersion(ctx, ChangeAgentLoop, workflow.DefaultVersion, 1) == 1 {
+			return r.agent(ctx, s, st, sc, vars)
+		}
+		return r.tool(ctx, s, st, sc, vars)
+	case plan.KindTool:
 		return r.tool(ctx, s, st, sc, vars)
 	case plan.KindSet:
 		v, err := expr.Decode(s.Set)
@@ -171,9 +176,10 @@ func (r *run) foreachCoroutines(ctx workflow.Context, s *plan.Step, st *StepView
 
 // oneActivityPerItem reports whether each execution of s is exactly one
 // activity: a tool or reason step with a one-runtime chain, which has no
-// pollers probe and nowhere to fall back to.
+// pollers probe and nowhere to fall back to. A reason step whose agent
+// calls tools (plan.Step.Reason) is a loop of activities, so it is not.
 func (r *run) oneActivityPerItem(s *plan.Step) bool {
-	return (s.Kind == plan.KindTool || s.Kind == plan.KindReason) && !s.Auto && len(r.chain(s)) == 1
+	return (s.Kind == plan.KindTool || (s.Kind == plan.KindReason && s.Reason == nil)) && !s.Auto && len(r.chain(s)) == 1
 }
 
 // foreachActivities runs a oneActivityPerItem step's items from this
@@ -188,6 +194,7 @@ func (r *run) oneActivityPerItem(s *plan.Step) bool {
 // steps can interleave differently.
 func (r *run) foreachActivities(ctx workflow.Context, s *plan.Step, st *StepView, items []any, limit int) ([]any, []error) {
 	rt := r.chain(s)[0]
+	admitting := s.Kind == plan.KindReason && workflow.GetVersion(ctx, ChangeAgentLoop, workflow.DefaultVersion, 1) == 1
 	outs := make([]any, len(items))
 	errs := make([]error, len(items))
 	sel := workflow.NewSelector(ctx)
@@ -212,6 +219,29 @@ func (r *run) foreachActivities(ctx workflow.Context, s *plan.Step, st *StepView
 			st.ItemsDone++
 			break
 		}
+		var h hold
+		if admitting {
+			// Budgets are checked before each model call (agent.go).
+			takeOne := func() bool {
+				if pending == 0 {
+					return false
+				}
+				sel.Select(ctx)
+				pending--
+				return true
+			}
+			limit, hh, err := r.admit(ctx, modelOf(args), len(args), fmt.Sprintf("step %s item %d: agent %s", s.ID, i, s.Agent), takeOne)
+			if err != nil {
+				errs[i] = err
+				st.ItemsDone++
+				break
+			}
+			args, h = withMaxTokens(args, limit), hh
+			if failed || r.fatal != nil {
+				r.release(h)
+				break
+			}
+		}
 		st.Runtime = rt
 		pending++
 		var settle func(f workflow.Future)
@@ -229,6 +259,7 @@ func (r *run) foreachActivities(ctx workflow.Context, s *plan.Step, st *StepView
 				sel.AddFuture(r.schedule(ctx, s, st, sc, rt, args, true, attempts), settle)
 				return
 			}
+			r.release(h)
 			switch {
 			case err == nil:
 				out, err = r.toolOutput(s, rt, res)

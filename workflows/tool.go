@@ -24,9 +24,20 @@ func (r *run) tool(ctx workflow.Context, s *plan.Step, st *StepView, sc *scope, 
 	if err != nil {
 		return nil, exprError(s, "with", err)
 	}
+	res, rt, err := r.dispatch(ctx, s, st, sc, args)
+	if err != nil {
+		return nil, err
+	}
+	return r.toolOutput(s, rt, res)
+}
+
+// dispatch runs s's tool with args (already rendered) on the first runtime
+// of its chain that picks it up, falling back along the chain, and returns
+// the result and the runtime that ran it.
+func (r *run) dispatch(ctx workflow.Context, s *plan.Step, st *StepView, sc *scope, args json.RawMessage) (activities.Result, string, error) {
 	chain := r.chain(s)
 	if len(chain) == 0 {
-		return nil, temporal.NewNonRetryableApplicationError(
+		return activities.Result{}, "", temporal.NewNonRetryableApplicationError(
 			fmt.Sprintf("step %s: no runtime in %v meets its isolation floor %q", s.ID, s.Runtimes, s.MinIsolation), ErrNoPool, nil)
 	}
 	if (len(chain) > 1 || s.Auto) && !r.liveKnown {
@@ -42,7 +53,7 @@ func (r *run) tool(ctx workflow.Context, s *plan.Step, st *StepView, sc *scope, 
 			}
 		}
 		if len(live) == 0 {
-			return nil, temporal.NewNonRetryableApplicationError(
+			return activities.Result{}, "", temporal.NewNonRetryableApplicationError(
 				fmt.Sprintf("step %s: runtime auto: no live pool offers tool %s (looked at %s)", s.ID, s.Tool, strings.Join(chain, ", ")), ErrNoPool, nil)
 		}
 		chain = live
@@ -58,10 +69,10 @@ func (r *run) tool(ctx workflow.Context, s *plan.Step, st *StepView, sc *scope, 
 		st.Runtime = rt
 		res, err := r.runOn(ctx, s, st, sc, rt, args, k == len(chain)-1)
 		if err == nil {
-			return r.toolOutput(s, rt, res)
+			return res, rt, nil
 		}
 		if !isScheduleToStart(err) {
-			return nil, err
+			return activities.Result{}, rt, err
 		}
 		next := ""
 		if k+1 < len(chain) {
@@ -72,7 +83,7 @@ func (r *run) tool(ctx workflow.Context, s *plan.Step, st *StepView, sc *scope, 
 			r.probe(ctx)
 		}
 	}
-	return nil, noPool(s, tried)
+	return activities.Result{}, "", noPool(s, tried)
 }
 
 // runOn runs one execution of s on runtime rt until it succeeds, fails as
@@ -262,7 +273,7 @@ func (r *run) schedule(ctx workflow.Context, s *plan.Step, st *StepView, sc *sco
 	if timeout <= 0 {
 		timeout = DefaultStepTimeout
 	}
-	scope, item := ScopeNone, 0
+	scope, item, agentCall := ScopeNone, 0, ""
 	if sc != nil {
 		item = sc.index
 		if sc.hasItem {
@@ -270,10 +281,14 @@ func (r *run) schedule(ctx workflow.Context, s *plan.Step, st *StepView, sc *sco
 		} else if sc.turn {
 			scope = ScopeTurn
 		}
+		agentCall = sc.call
 	}
 	summary := s.ID
 	if s.Agent != "" {
 		summary += " · " + s.Agent
+	}
+	if sc != nil && sc.call != "" {
+		summary += " · " + sc.call + " " + s.Tool
 	}
 	summary += " · " + rt
 	if len(st.Hops) > 0 {
@@ -288,7 +303,7 @@ func (r *run) schedule(ctx workflow.Context, s *plan.Step, st *StepView, sc *sco
 	rp.NonRetryableErrorTypes = append(rp.NonRetryableErrorTypes[:len(rp.NonRetryableErrorTypes):len(rp.NonRetryableErrorTypes)], timeoutStartToClose, timeoutHeartbeat)
 	ao := workflow.ActivityOptions{
 		TaskQueue:              RuntimeQueue(r.in.Options.QueuePrefix, rt),
-		ActivityID:             ActivityID(s.ID, scope, item, rt),
+		ActivityID:             ActivityID(s.ID, scope, item, agentCall, rt),
 		ScheduleToStartTimeout: sts,
 		StartToCloseTimeout:    timeout,
 		HeartbeatTimeout:       heartbeatTimeout(timeout),

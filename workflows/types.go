@@ -123,6 +123,9 @@ type StepView struct {
 	Prompt    string    `json:"prompt,omitempty"` // approval prompt while waiting
 	Hops      []Hop     `json:"hops,omitempty"`
 	Output    any       `json:"output,omitempty"`
+	// Calls are a reason step's model turns and the tool calls its agent
+	// made, in order, with usage and cost (workflows/agent.go).
+	Calls []AgentCall `json:"calls,omitempty"`
 }
 
 // Hop is a move from one runtime to the next in a step's chain.

@@ -41,4 +41,11 @@ const (
 	// histories recorded before it replay without the budget. Version 1 =
 	// enforced.
 	ChangeExprBudget = "tars-expr-budget"
+
+	// ChangeAgentLoop runs reason steps through the agent loop
+	// (workflows/agent.go): each model call is capped by what the run's
+	// budgets leave, and a call that could exceed one is not made. Reason
+	// steps with tools, max_turns or an output schema (plan.Step.Reason)
+	// always take it. Version 1 = agent loop.
+	ChangeAgentLoop = "tars-agent-loop"
 )

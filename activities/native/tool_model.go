@@ -5,13 +5,16 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"go.temporal.io/sdk/temporal"
@@ -33,6 +36,33 @@ type modelArgs struct {
 	System string    `json:"system"`
 	Prompt string    `json:"prompt"`
 	Output string    `json:"output"` // "text" (default) or "json"
+	// Messages continue the conversation after the prompt: the model's
+	// earlier turns and the results of the tools it called. The agent
+	// loop (workflows/agent.go) keeps them in the workflow.
+	Messages []chatMessage `json:"messages"`
+	// Tools the model may call.
+	Tools []modelTool `json:"tools"`
+	// MaxTokens caps the answer below model.max_tokens: what the run's
+	// budgets leave. 0 = model.max_tokens alone.
+	MaxTokens int `json:"max_tokens"`
+	// OutputSchema is the JSON Schema the answer must satisfy. The
+	// workflow checks it; the echo provider answers with its examples[0].
+	OutputSchema json.RawMessage `json:"output_schema"`
+}
+
+// modelTool is a tool the model may call, as the workflow describes it.
+type modelTool struct {
+	Name        string          `json:"name"`
+	Description string          `json:"description,omitempty"`
+	Parameters  json.RawMessage `json:"parameters"`
+}
+
+// toolCall is a call the model asked for; Arguments is JSON text, as the
+// model wrote it.
+type toolCall struct {
+	ID        string `json:"id"`
+	Name      string `json:"name"`
+	Arguments string `json:"arguments"`
 }
 
 type modelSpec struct {
@@ -56,6 +86,7 @@ type modelOutput struct {
 	Usage        modelUsage      `json:"usage"`
 	FinishReason string          `json:"finish_reason,omitempty"`
 	JSON         json.RawMessage `json:"json,omitempty"`
+	ToolCalls    []toolCall      `json:"tool_calls,omitempty"`
 }
 
 // The OpenAI chat-completions wire format, as much of it as model.chat uses.
@@ -65,16 +96,39 @@ type (
 		Messages    []chatMessage `json:"messages"`
 		Temperature *float64      `json:"temperature,omitempty"`
 		MaxTokens   int           `json:"max_tokens,omitempty"`
+		// MaxCompletionTokens replaces MaxTokens for the models that
+		// refuse it (OpenAI's o-series and newer).
+		MaxCompletionTokens int        `json:"max_completion_tokens,omitempty"`
+		Tools               []wireTool `json:"tools,omitempty"`
 	}
+	// chatMessage is one message. Content is a string for every role; an
+	// assistant turn that only calls tools has "" and ToolCalls.
 	chatMessage struct {
-		Role    string `json:"role"`
-		Content string `json:"content"`
+		Role       string         `json:"role"`
+		Content    string         `json:"content"`
+		ToolCalls  []wireToolCall `json:"tool_calls,omitempty"`
+		ToolCallID string         `json:"tool_call_id,omitempty"`
+	}
+	wireTool struct {
+		Type     string    `json:"type"` // "function"
+		Function modelTool `json:"function"`
+	}
+	wireToolCall struct {
+		ID       string `json:"id"`
+		Type     string `json:"type"` // "function"
+		Function struct {
+			Name      string `json:"name"`
+			Arguments string `json:"arguments"`
+		} `json:"function"`
 	}
 	chatResponse struct {
 		Model   string `json:"model"`
 		Choices []struct {
-			Message      chatMessage `json:"message"`
-			FinishReason string      `json:"finish_reason"`
+			Message struct {
+				Content   *string        `json:"content"`
+				ToolCalls []wireToolCall `json:"tool_calls"`
+			} `json:"message"`
+			FinishReason string `json:"finish_reason"`
 		} `json:"choices"`
 		Usage *modelUsage `json:"usage"`
 	}
@@ -86,9 +140,10 @@ type (
 	}
 )
 
-// runModelChat asks a model and returns {"content", "model", "usage"},
-// plus "json" when args.output is "json". The total token count goes to
-// Result.Metrics["tokens"] for the run's budget.
+// runModelChat asks a model and returns {"content", "model", "usage",
+// "finish_reason"}, plus "tool_calls" when the model calls tools and
+// "json" when args.output is "json" (and it answered). The total token
+// count goes to Result.Metrics["tokens"] for the run's budget.
 func (r *Runner) runModelChat(ctx context.Context, call activities.Call) (activities.Result, error) {
 	const tool = "model.chat"
 	var args modelArgs
@@ -116,7 +171,7 @@ func (r *Runner) runModelChat(ctx context.Context, call activities.Call) (activi
 	if err != nil {
 		return activities.Result{}, err
 	}
-	if args.Output == "json" {
+	if args.Output == "json" && len(out.ToolCalls) == 0 {
 		text := stripCodeFence(out.Content)
 		if !json.Valid([]byte(text)) {
 			return activities.Result{}, failed(tool, nil, "the model's answer is not JSON, and the step asked for output: json: %s", snippet([]byte(out.Content), 200))
@@ -144,34 +199,88 @@ func (r *Runner) chatOpenAI(ctx context.Context, args modelArgs, grants activiti
 	if m.Endpoint == "" || m.Name == "" {
 		return modelOutput{}, badArgs(tool, `provider "openai" needs model.endpoint (e.g. "https://api.openai.com/v1") and model.name`)
 	}
-	req := chatRequest{Model: m.Name, Temperature: m.Temperature, MaxTokens: m.MaxTokens}
-	if args.System != "" {
-		req.Messages = append(req.Messages, chatMessage{Role: "system", Content: args.System})
-	}
-	req.Messages = append(req.Messages, chatMessage{Role: "user", Content: args.Prompt})
-	body, err := json.Marshal(req)
-	if err != nil {
-		return modelOutput{}, badArgs(tool, "%v", err)
+	req := chatRequest{Model: m.Name, Temperature: m.Temperature, MaxTokens: maxTokens(args)}
+	req.Messages = conversation(args)
+	for _, t := range args.Tools {
+		req.Tools = append(req.Tools, wireTool{Type: "function", Function: t})
 	}
 	endpoint := strings.TrimRight(m.Endpoint, "/") + "/chat/completions"
-	httpReq, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, bytes.NewReader(body))
+	u, err := url.Parse(endpoint)
 	if err != nil {
 		return modelOutput{}, badArgs(tool, "model.endpoint %q: %v", m.Endpoint, err)
 	}
-	if err := checkHost(tool, grants.HTTPHosts, httpReq.URL); err != nil {
+	if err := checkHost(tool, grants.HTTPHosts, u); err != nil {
 		return modelOutput{}, err
 	}
 	if m.APIKeyEnv != "" && !slices.Contains(grants.Env, m.APIKeyEnv) {
 		return modelOutput{}, refused(tool, "model.api_key_env %s is not granted; add it to policy.grants.env", m.APIKeyEnv)
 	}
+	key := endpoint + " " + m.Name
+	if _, ok := completionTokensOnly.Load(key); ok {
+		req.MaxCompletionTokens, req.MaxTokens = req.MaxTokens, 0
+	}
+	out, err := r.postChat(ctx, endpoint, m.APIKeyEnv, req)
+	if req.MaxTokens > 0 && wantsCompletionTokens(err) {
+		// Newer OpenAI models refuse max_tokens with a 400 that names
+		// max_completion_tokens: ask once more with that, and remember.
+		completionTokensOnly.Store(key, true)
+		req.MaxCompletionTokens, req.MaxTokens = req.MaxTokens, 0
+		out, err = r.postChat(ctx, endpoint, m.APIKeyEnv, req)
+	}
+	return out, err
+}
+
+// completionTokensOnly holds "endpoint model" keys of models that refused
+// max_tokens, so later calls send max_completion_tokens at once.
+var completionTokensOnly sync.Map
+
+// errMaxTokensParam marks a 400 that asks for max_completion_tokens.
+type errMaxTokensParam struct{ error }
+
+func wantsCompletionTokens(err error) bool {
+	var e errMaxTokensParam
+	return errors.As(err, &e)
+}
+
+// maxTokens is the answer cap to send: model.max_tokens, lowered to
+// args.max_tokens (what the budgets leave) when that is set.
+func maxTokens(args modelArgs) int {
+	n := args.Model.MaxTokens
+	if args.MaxTokens > 0 && (n == 0 || args.MaxTokens < n) {
+		n = args.MaxTokens
+	}
+	return n
+}
+
+// conversation is the messages to send: system, prompt, then the rest.
+func conversation(args modelArgs) []chatMessage {
+	var msgs []chatMessage
+	if args.System != "" {
+		msgs = append(msgs, chatMessage{Role: "system", Content: args.System})
+	}
+	msgs = append(msgs, chatMessage{Role: "user", Content: args.Prompt})
+	return append(msgs, args.Messages...)
+}
+
+// postChat sends one chat-completions request and reads its answer.
+func (r *Runner) postChat(ctx context.Context, endpoint, apiKeyEnv string, req chatRequest) (modelOutput, error) {
+	const tool = "model.chat"
+	body, err := json.Marshal(req)
+	if err != nil {
+		return modelOutput{}, badArgs(tool, "%v", err)
+	}
+	httpReq, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, bytes.NewReader(body))
+	if err != nil {
+		return modelOutput{}, badArgs(tool, "model.endpoint %q: %v", endpoint, err)
+	}
 	httpReq.Header.Set("Content-Type", "application/json")
 	httpReq.Header.Set("Accept", "application/json")
 	keyHint := ""
-	if m.APIKeyEnv != "" {
-		if key := os.Getenv(m.APIKeyEnv); key != "" {
+	if apiKeyEnv != "" {
+		if key := os.Getenv(apiKeyEnv); key != "" {
 			httpReq.Header.Set("Authorization", "Bearer "+key)
 		} else {
-			keyHint = fmt.Sprintf(" (model.api_key_env names %s, which is empty on this worker)", m.APIKeyEnv)
+			keyHint = fmt.Sprintf(" (model.api_key_env names %s, which is empty on this worker)", apiKeyEnv)
 		}
 	}
 
@@ -198,7 +307,12 @@ func (r *Runner) chatOpenAI(ctx context.Context, args modelArgs, grants activiti
 			activities.ErrToolFailed,
 			temporal.ApplicationErrorOptions{NextRetryDelay: retryAfter(resp.Header.Get("Retry-After"))})
 	case code >= 500:
-		return modelOutput{}, failed(tool, nil, "%s answered %s: %s", endpoint, resp.Status, providerMessage(data))
+		return modelOutput{}, temporal.NewApplicationErrorWithOptions(
+			fmt.Sprintf("%s: %s answered %s: %s", tool, endpoint, resp.Status, providerMessage(data)),
+			activities.ErrToolFailed,
+			temporal.ApplicationErrorOptions{NextRetryDelay: retryAfter(resp.Header.Get("Retry-After"))})
+	case code == http.StatusBadRequest && req.MaxTokens > 0 && strings.Contains(providerMessage(data), "max_completion_tokens"):
+		return modelOutput{}, errMaxTokensParam{badArgs(tool, "%s refused the request with %s: %s", endpoint, resp.Status, providerMessage(data))}
 	case code >= 400:
 		return modelOutput{}, badArgs(tool, "%s refused the request with %s: %s%s", endpoint, resp.Status, providerMessage(data), keyHint)
 	case code >= 300:
@@ -212,10 +326,16 @@ func (r *Runner) chatOpenAI(ctx context.Context, args modelArgs, grants activiti
 	if len(cr.Choices) == 0 {
 		return modelOutput{}, failed(tool, nil, "%s answered with no choices", endpoint)
 	}
+	msg := cr.Choices[0].Message
 	out := modelOutput{
-		Content:      cr.Choices[0].Message.Content,
-		Model:        cmp.Or(cr.Model, m.Name),
+		Model:        cmp.Or(cr.Model, req.Model),
 		FinishReason: cr.Choices[0].FinishReason,
+	}
+	if msg.Content != nil {
+		out.Content = *msg.Content
+	}
+	for _, tc := range msg.ToolCalls {
+		out.ToolCalls = append(out.ToolCalls, toolCall{ID: tc.ID, Name: tc.Function.Name, Arguments: tc.Function.Arguments})
 	}
 	if cr.Usage != nil {
 		out.Usage = *cr.Usage
@@ -228,16 +348,66 @@ func (r *Runner) chatOpenAI(ctx context.Context, args modelArgs, grants activiti
 
 // chatEcho is the "echo" provider: it answers with the prompt itself, so
 // metascripts with reason steps run in demos and tests without a model
-// server. Its usage counts words, not tokens, so that budgets can be tried.
+// server. Its usage counts words, not tokens, so that budgets can be
+// tried, and it stops at the max_tokens it is given (finish_reason
+// "length"), as a model would.
+//
+// With tools it acts like a model that uses each of them once: its first
+// turn calls every tool with the examples[0] of the tool's schema (or {}),
+// and once the results are in it answers. The answer is the output
+// schema's examples[0] when there is one, else the prompt followed by one
+// line per tool result.
 func chatEcho(args modelArgs) modelOutput {
 	prompt := len(strings.Fields(args.System)) + len(strings.Fields(args.Prompt))
-	completion := len(strings.Fields(args.Prompt))
-	return modelOutput{
-		Content:      args.Prompt,
-		Model:        ProviderEcho,
-		FinishReason: "stop",
-		Usage:        modelUsage{PromptTokens: prompt, CompletionTokens: completion, TotalTokens: prompt + completion},
+	var results []string
+	for _, m := range args.Messages {
+		prompt += len(strings.Fields(m.Content))
+		if m.Role == "tool" {
+			results = append(results, m.Content)
+		}
 	}
+	out := modelOutput{Model: ProviderEcho, FinishReason: "stop"}
+	switch {
+	case len(args.Tools) > 0 && len(results) == 0:
+		out.FinishReason = "tool_calls"
+		for i, t := range args.Tools {
+			example := schemaExample(t.Parameters)
+			if example == nil {
+				example = json.RawMessage("{}")
+			}
+			out.ToolCalls = append(out.ToolCalls, toolCall{ID: fmt.Sprintf("call_%d", i+1), Name: t.Name, Arguments: string(example)})
+		}
+	case schemaExample(args.OutputSchema) != nil:
+		out.Content = string(schemaExample(args.OutputSchema))
+	default:
+		out.Content = args.Prompt
+		for _, r := range results {
+			out.Content += "\n" + r
+		}
+	}
+	words := strings.Fields(out.Content)
+	for _, c := range out.ToolCalls {
+		words = append(words, strings.Fields(c.Arguments)...)
+	}
+	completion := len(words)
+	if limit := maxTokens(args); limit > 0 && completion > limit && len(out.ToolCalls) == 0 {
+		out.Content = strings.Join(words[:limit], " ")
+		out.FinishReason = "length"
+		completion = limit
+	}
+	out.Usage = modelUsage{PromptTokens: prompt, CompletionTokens: completion, TotalTokens: prompt + completion}
+	return out
+}
+
+// schemaExample returns examples[0] of a JSON Schema, or nil.
+func schemaExample(schema json.RawMessage) json.RawMessage {
+	var s struct {
+		Examples []json.RawMessage `json:"examples"`
+	}
+	if len(schema) == 0 || json.Unmarshal(schema, &s) != nil || len(s.Examples) == 0 {
+		return nil
+	}
+	return s.Examples[0]
 }
 
 // providerMessage returns the message of an OpenAI-style error body, or the

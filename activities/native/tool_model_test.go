@@ -64,12 +64,18 @@ func (f *fakeOpenAI) serve(w http.ResponseWriter, req *http.Request) {
 	}
 	for _, m := range msgs {
 		m, _ := m.(map[string]any)
-		if role := m["role"]; role != "system" && role != "user" {
+		switch role := m["role"]; role {
+		case "system", "user", "assistant", "tool":
+		default:
 			openAIError(w, http.StatusBadRequest, fmt.Sprintf("invalid role %v", role), "invalid_request_error")
 			return
 		}
 		if _, ok := m["content"].(string); !ok {
 			openAIError(w, http.StatusBadRequest, "message content must be a string", "invalid_request_error")
+			return
+		}
+		if _, ok := m["tool_call_id"].(string); m["role"] == "tool" && !ok {
+			openAIError(w, http.StatusBadRequest, "messages with role 'tool' must have a 'tool_call_id'", "invalid_request_error")
 			return
 		}
 	}

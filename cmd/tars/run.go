@@ -264,7 +264,7 @@ func newStatusCmd(g *globals) *cobra.Command {
 	var jsonOut bool
 	c := &cobra.Command{
 		Use:   "status RUN_ID",
-		Short: "Show a run's status and the state of each step",
+		Short: "Show a run's status, the state of each step and what it has spent against its budgets",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
@@ -296,6 +296,9 @@ func newStatusCmd(g *globals) *cobra.Command {
 			v := newLiveView(args[0], out, false)
 			v.render(st, pendingAttempts(ctx, c, args[0]))
 			v.finish()
+			if len(st.Budgets) > 0 {
+				fmt.Fprintln(out, "spent: "+budgetsText(st.Budgets))
+			}
 			return nil
 		},
 	}

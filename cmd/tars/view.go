@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sort"
 	"strings"
 	"time"
 
@@ -109,3 +110,17 @@ func (v *liveView) render(st workflows.State, attempts map[string]int32) {
 }
 
 func (v *liveView) finish() { v.lines = 0 }
+
+// budgetsText lists what a run has spent against its budgets, by name.
+func budgetsText(spent map[string]float64) string {
+	names := make([]string, 0, len(spent))
+	for n := range spent {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	parts := make([]string, len(names))
+	for i, n := range names {
+		parts[i] = fmt.Sprintf("%s %g", n, spent[n])
+	}
+	return strings.Join(parts, " · ")
+}

@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	commonpb "go.temporal.io/api/common/v1"
 	enumspb "go.temporal.io/api/enums/v1"
@@ -178,6 +179,9 @@ func (b *builder) event(e *historypb.HistoryEvent) {
 				if decodePayloads(a.GetResult(), &r) == nil && len(r.Metrics) > 0 {
 					act.Metrics = r.Metrics
 				}
+			}
+			if act.Agent != nil {
+				agentResult(act.Agent, a.GetResult())
 			}
 		}
 	case enumspb.EVENT_TYPE_ACTIVITY_TASK_FAILED:
@@ -361,6 +365,7 @@ func (b *builder) scheduled(e *historypb.HistoryEvent) {
 		return
 	}
 	act.Step, act.Scope, act.Index = step.ID, scope, index
+	act.Agent = agentDecision(act.ActivityID, a.GetInput())
 	step.Activities = append(step.Activities, act)
 	if step.EventID == 0 {
 		step.EventID = e.GetEventId()
@@ -851,4 +856,95 @@ func (b *builder) decision(e *historypb.HistoryEvent, ap workflows.Decision) {
 	if s.EventID == 0 {
 		s.EventID = e.GetEventId()
 	}
+}
+
+// agentDecision reads the agent-loop call of an activity id
+// "<step>[#item]:t<turn>[.<n>]@<runtime>" (workflows.schedule), or nil.
+func agentDecision(id string, input *commonpb.Payloads) *AgentDecision {
+	head, _, _ := strings.Cut(id, "@")
+	i := strings.LastIndexByte(head, ':')
+	if i < 0 || !strings.HasPrefix(head[i+1:], "t") {
+		return nil
+	}
+	turn, call, isTool := strings.Cut(head[i+2:], ".")
+	d := &AgentDecision{Kind: "model"}
+	var err error
+	if d.Turn, err = strconv.Atoi(turn); err != nil {
+		return nil
+	}
+	if isTool {
+		if _, err := strconv.Atoi(call); err != nil {
+			return nil
+		}
+		d.Kind = "tool"
+	}
+	var c struct {
+		Agent string          `json:"agent"`
+		Args  json.RawMessage `json:"args"`
+	}
+	if decodePayloads(input, &c) == nil {
+		d.Agent = c.Agent
+		if isTool {
+			d.Args = cut(string(c.Args), 160)
+		} else {
+			var m struct {
+				Model struct {
+					Price *plan.Price `json:"price"`
+				} `json:"model"`
+			}
+			if json.Unmarshal(c.Args, &m) == nil {
+				d.price = m.Model.Price
+			}
+		}
+	}
+	return d
+}
+
+// agentResult adds what an agent-loop activity returned.
+func agentResult(d *AgentDecision, result *commonpb.Payloads) {
+	var r struct {
+		Output json.RawMessage `json:"output"`
+	}
+	if decodePayloads(result, &r) != nil {
+		return
+	}
+	if d.Kind == "tool" {
+		d.Result = cut(string(r.Output), 160)
+		return
+	}
+	var m struct {
+		Content   string `json:"content"`
+		ToolCalls []struct {
+			Name string `json:"name"`
+		} `json:"tool_calls"`
+		Usage struct {
+			Prompt     int `json:"prompt_tokens"`
+			Completion int `json:"completion_tokens"`
+			Total      int `json:"total_tokens"`
+		} `json:"usage"`
+	}
+	if json.Unmarshal(r.Output, &m) != nil {
+		return
+	}
+	if p := d.price; p != nil {
+		d.CostUSD = (float64(m.Usage.Prompt)*p.Input + float64(m.Usage.Completion)*p.Output) / 1e6
+	}
+	for _, c := range m.ToolCalls {
+		d.Asked = append(d.Asked, c.Name)
+	}
+	if len(m.ToolCalls) == 0 {
+		d.Answer = cut(m.Content, 160)
+	}
+	d.Tokens = m.Usage.Total
+}
+
+// cut shortens s to about n bytes on a rune boundary.
+func cut(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
 }

@@ -189,6 +189,29 @@ type Activity struct {
 	OutputBytes int `json:"output_bytes,omitempty"`
 	// Metrics are the pool figures from Result.Metrics.
 	Metrics map[string]float64 `json:"metrics,omitempty"`
+	// Agent is set on the activities of a reason step's agent loop: what
+	// the agent decided in this model turn, or the tool call it made.
+	Agent *AgentDecision `json:"agent,omitempty"`
+}
+
+// AgentDecision is one activity of an agent loop (workflows/agent.go): a
+// model turn, with the tools the model asked for or its answer, or one of
+// those tool calls, with the args the model gave and what came back.
+// Texts are cut short; the history holds them whole.
+type AgentDecision struct {
+	Agent  string   `json:"agent"`
+	Turn   int      `json:"turn"`
+	Kind   string   `json:"kind"`            // "model" or "tool"
+	Asked  []string `json:"asked,omitempty"` // model turn: the tools it called
+	Answer string   `json:"answer,omitempty"`
+	Args   string   `json:"args,omitempty"`   // tool call
+	Result string   `json:"result,omitempty"` // tool call
+	Tokens int      `json:"tokens,omitempty"` // model turn
+	// CostUSD is the model turn's cost at the price in the Plan (0 when
+	// the model has none).
+	CostUSD float64 `json:"cost_usd,omitempty"`
+
+	price *plan.Price
 }
 
 // Failed reports whether the activity closed without a result.

@@ -293,6 +293,9 @@ func activityText(a *Activity) string {
 			fmt.Fprintf(&b, "  %s=%g", k, a.Metrics[k])
 		}
 	}
+	if d := a.Agent; d != nil {
+		b.WriteString("\n" + agentText(d, a))
+	}
 	if a.LastFailure != "" {
 		fmt.Fprintf(&b, "\nattempt %d failed: %s", a.Attempt-1, oneLine(a.LastFailure, 200))
 	}
@@ -381,4 +384,24 @@ func orNone(s string) string {
 func oneLine(s string, n int) string {
 	s = strings.Join(strings.Fields(s), " ")
 	return clip(s, n)
+}
+
+// agentText says what an agent-loop activity decided, as a line under it.
+func agentText(d *AgentDecision, a *Activity) string {
+	who := d.Agent
+	if who == "" {
+		who = "agent"
+	}
+	spent := fmt.Sprintf("%d tokens", d.Tokens)
+	if d.CostUSD > 0 {
+		spent += fmt.Sprintf(", $%.6f", d.CostUSD)
+	}
+	switch {
+	case d.Kind == "tool":
+		return fmt.Sprintf("%s turn %d called %s on %s with %s → %s", who, d.Turn, a.Tool, a.Runtime, oneLine(d.Args, 160), oneLine(d.Result, 160))
+	case len(d.Asked) > 0:
+		return fmt.Sprintf("%s turn %d: the model asked for %s (%s)", who, d.Turn, strings.Join(d.Asked, ", "), spent)
+	default:
+		return fmt.Sprintf("%s turn %d: the model answered %s (%s)", who, d.Turn, oneLine(d.Answer, 160), spent)
+	}
 }
