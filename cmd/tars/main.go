@@ -11,9 +11,6 @@ import (
 	"github.com/spf13/cobra"
 )
 
-// version is set at build time with -ldflags "-X main.version=...".
-var version = "dev"
-
 // exitError carries an exit code out of a command without printing twice.
 type exitError struct{ code int }
 
@@ -49,7 +46,7 @@ Connection settings follow Temporal's conventions: --address/TEMPORAL_ADDRESS,
 --namespace/TEMPORAL_NAMESPACE, TEMPORAL_TLS*, TEMPORAL_API_KEY; they default to
 the local dev server (127.0.0.1:7233, namespace "default"). A YAML file given
 with --config (or TARS_CONFIG) supplies defaults below flags and environment.`,
-		Version:       version,
+		Version:       buildVersion(),
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
