@@ -59,6 +59,7 @@ with --config (or TARS_CONFIG) supplies defaults below flags and environment.`,
 	for _, c := range extraCommands {
 		root.AddCommand(c(g))
 	}
+	addCompletions(root, g)
 	return root
 }
 
