@@ -21,6 +21,7 @@ type devFlags struct {
 	ip        string
 	port      int
 	uiPort    int
+	httpPort  int
 	db        string
 	pools     string
 	untuned   bool
@@ -60,6 +61,9 @@ Ready within seconds; stop with Ctrl-C. With --db FILE, runs survive a restart.`
 			if d.traceURL != "" {
 				fmt.Fprintf(out, "  traces    %s\n", d.traceURL)
 			}
+			if a := d.srv.HTTPAPIAddress(); a != "" {
+				fmt.Fprintf(out, "  http api  http://%s/api/v1\n", a)
+			}
 			fmt.Fprintf(out, "  pools     %s\n", strings.Join(d.pools, ", "))
 			if f.db != "" {
 				fmt.Fprintf(out, "  database  %s\n", f.db)
@@ -81,6 +85,7 @@ Ready within seconds; stop with Ctrl-C. With --db FILE, runs survive a restart.`
 	c.Flags().StringVar(&f.ip, "ip", "127.0.0.1", "address the server and UI listen on")
 	c.Flags().IntVar(&f.port, "port", 7233, "frontend gRPC port")
 	c.Flags().IntVar(&f.uiPort, "ui-port", 8233, "Web UI port (-1: no UI)")
+	c.Flags().IntVar(&f.httpPort, "http-port", 0, "serve the frontend's HTTP API on this port (default 0: none); it refuses other hosts, cross-origin and non-JSON state changes")
 	c.Flags().IntVar(&f.tracePort, "trace-port", 8234, "trace page port (-1: none)")
 	c.Flags().StringArrayVar(&f.traceHost, "trace-host", nil, "a host name the trace page may be reached by besides localhost and its addresses (repeatable)")
 	c.Flags().StringVar(&f.db, "db", "", "SQLite file to persist runs across restarts (default: in memory)")
@@ -122,7 +127,7 @@ func searchAttributes() map[string]enumspb.IndexedValueType {
 func startDev(ctx context.Context, g *globals, f devFlags) (*devProcess, error) {
 	d := &devProcess{}
 	srv, err := devserver.Start(ctx, devserver.Options{
-		IP: f.ip, Port: f.port, UIPort: f.uiPort, DBFile: f.db,
+		IP: f.ip, Port: f.port, UIPort: f.uiPort, HTTPPort: f.httpPort, DBFile: f.db,
 		Namespace:        g.namespace,
 		SearchAttributes: searchAttributes(),
 		Tuned:            !f.untuned,

@@ -24,6 +24,7 @@ import (
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 
+	"github.com/tars-engine/tars/internal/hostcheck"
 	"github.com/tars-engine/tars/workflows/trace"
 )
 
@@ -104,7 +105,7 @@ func Handler(ip string, o Options) http.Handler {
 		log = slog.Default()
 	}
 	p := &tracePage{o: o, log: log, closed: map[string]*trace.Trace{}}
-	return &hostGuard{allow: AllowedHosts(ip, o.Hosts), next: p}
+	return &hostGuard{allow: hostcheck.Allowed(ip, o.Hosts), next: p}
 }
 
 func (p *tracePage) close() {
