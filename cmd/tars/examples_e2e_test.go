@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/tars-engine/tars/internal/env"
 	"github.com/tars-engine/tars/plan"
 	"github.com/tars-engine/tars/workflows"
 )
@@ -71,6 +72,9 @@ func TestExamplesRunOnNativePool(t *testing.T) {
 // Sandboxed pools end to end: WASM tools run on tars.wasm, hyperlight
 // guests on tars.hyperlight, and the incident triage spans four runtimes.
 func TestExamplesOnSandboxPools(t *testing.T) {
+	if st, ok := env.Detect(env.RealProbes()).Pool("hyperlight"); !ok || !st.Available {
+		t.Skipf("the hyperlight pool cannot run here: %s", st.Reason)
+	}
 	e := newTestEnv(t, "native", "wasm", "hyperlight")
 	t.Run("data-quality on wasm", func(t *testing.T) {
 		p := e.compile("../../metascripts/examples/data-quality.yaml")

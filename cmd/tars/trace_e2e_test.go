@@ -213,7 +213,7 @@ func TestTraceGoldenRuns(t *testing.T) {
 	assert.Contains(t, out, "no decision within 1s: default approved")
 
 	file := filepath.Join(t.TempDir(), "hop.json")
-	out, err = tars("history", "export", ids["fallback-hop"], "-o", file)
+	out, err = tars("history", "export", ids["fallback-hop"], "--file", file)
 	require.NoError(t, err, out)
 	out, err = tars("replay", file)
 	require.NoError(t, err, out)

@@ -36,6 +36,7 @@ type layout struct {
 	httpHostToken                          string
 	history, matching, worker              int
 	ui                                     int // 0: no UI
+	uiBackend                              int // the UI server's own port, on internalIP, behind the Host check
 	frontendAddr, frontendHTTPAddr, uiAddr string
 }
 
@@ -93,7 +94,10 @@ func planLayout(o Options) (layout, error) {
 		if err := pick(l.uiIP, &l.ui); err != nil {
 			return l, err
 		}
-		claims = append(claims, portClaim{"UI", l.uiIP, l.ui})
+		if err := pick(internalIP, &l.uiBackend); err != nil {
+			return l, err
+		}
+		claims = append(claims, portClaim{"UI", l.uiIP, l.ui}, portClaim{"UI (internal)", internalIP, l.uiBackend})
 	}
 	if err := checkPorts(claims); err != nil {
 		return l, err

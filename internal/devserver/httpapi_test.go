@@ -78,3 +78,26 @@ func TestNoHTTPAPIWarningIsDropped(t *testing.T) {
 	assert.NotContains(t, b.String(), "HTTP API port")
 	assert.Contains(t, b.String(), "something else")
 }
+
+// The Web UI answers only Host headers naming this machine: a page that
+// rebinds its DNS name to 127.0.0.1 gets 421, not the UI's API.
+func TestUIRefusesForeignHostHeaders(t *testing.T) {
+	s := sharedServer(t)
+	require.NotEmpty(t, s.UIAddress())
+	get := func(host, path string) int {
+		t.Helper()
+		req, err := http.NewRequest(http.MethodGet, s.UIAddress()+path, nil)
+		require.NoError(t, err)
+		if host != "" {
+			req.Host = host
+		}
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	assert.Equal(t, http.StatusMisdirectedRequest, get("evil.example", "/"))
+	assert.Equal(t, http.StatusMisdirectedRequest, get("evil.example:8233", "/api/v1/namespaces/default/workflows"))
+	assert.Equal(t, http.StatusOK, get("", "/"))
+	assert.Equal(t, http.StatusOK, get("localhost", "/"))
+}

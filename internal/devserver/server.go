@@ -121,7 +121,10 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 		return nil, fmt.Errorf("dev server: start server: %w", err)
 	}
 	if l.ui != 0 {
-		s.ui = startUI(l, o.Namespace, o.Logger)
+		if s.ui, err = startUI(l, o.Namespace, o.Logger); err != nil {
+			_ = s.Stop()
+			return nil, fmt.Errorf("dev server: %w", err)
+		}
 	}
 	if l.httpAPI != 0 {
 		if s.httpAPI, err = startHTTPAPI(l, o.Logger); err != nil {
