@@ -196,6 +196,14 @@ func TestCLINoWorkerWarnings(t *testing.T) {
 		}, 20*time.Second, 200*time.Millisecond, status)
 		assert.Contains(t, status, "step nap waits on task queue "+e.g.queuePrefix+".native, which no worker polls: start `tars worker")
 		assert.Contains(t, status, "--queue-prefix "+e.g.queuePrefix+" --pools native`")
+
+		// Completion of a run's step ids, from its live state.
+		out, _, err = e.cli("__complete", "approve", id, "")
+		require.NoError(t, err)
+		assert.Contains(t, out, "nap\trunning\n")
+		out, _, err = e.cli("__complete", "cancel", "cli-sleep-")
+		require.NoError(t, err)
+		assert.Contains(t, out, id+"\tcli-sleep · running\n")
 		_, _, err = e.cli("cancel", id)
 		require.NoError(t, err)
 	})

@@ -42,10 +42,17 @@ Start everything on this machine:   tars dev
 Run a metascript and follow it:     tars run metascripts/examples/release-notes.yaml
 Check a metascript:                 tars validate FILE...
 
-Connection settings follow Temporal's conventions: --address/TEMPORAL_ADDRESS,
---namespace/TEMPORAL_NAMESPACE, TEMPORAL_TLS*, TEMPORAL_API_KEY; they default to
-the local dev server (127.0.0.1:7233, namespace "default"). A YAML file given
-with --config (or TARS_CONFIG) supplies defaults below flags and environment.`,
+Connection settings follow Temporal's conventions, lowest first: the local dev
+server (127.0.0.1:7233, namespace "default"); a profile of Temporal's client
+config file (TEMPORAL_CONFIG_FILE, default ~/.config/temporalio/temporal.toml;
+--profile or TEMPORAL_PROFILE); the TARS YAML file of --config (TARS_CONFIG);
+environment (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY,
+TEMPORAL_TLS*, TEMPORAL_GRPC_META_*); flags (--address, --namespace,
+--grpc-meta KEY=VALUE...).
+
+Commands that print results take -o text|json|jsonl; JSON names the run id.
+Shell completion: source <(tars completion bash) (or zsh, fish). More:
+docs/cli.md.`,
 		Version:       buildVersion(),
 		SilenceUsage:  true,
 		SilenceErrors: true,

@@ -330,7 +330,7 @@ func TestTracePageChromium(t *testing.T) {
 	assert.Contains(t, dom, `id="run-status" data-status="running"`)
 	assert.Contains(t, dom, `data-run="`+id+`"`, "the run list shows the run")
 	for _, agent := range []string{"planner", "log-analyst", "retriever", "reviewer"} {
-		assert.Contains(t, dom, `<g class="lane" data-agent="`+agent+`"`)
+		assert.Contains(t, dom, `<g class="lane" data-agent="`+agent+`"><title>`+agent, "the lane's full label on hover")
 	}
 
 	shot := filepath.Join(t.TempDir(), "trace-page.png")
