@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -18,13 +21,19 @@ import (
 // env's server and queues, returning stdout, stderr and the error.
 func (e *testEnv) cli(args ...string) (string, string, error) {
 	e.t.Helper()
+	return e.cliWithin(2*time.Minute, e.g.address, args...)
+}
+
+// cliWithin runs the command line against address, giving up after d.
+func (e *testEnv) cliWithin(d time.Duration, address string, args ...string) (string, string, error) {
+	e.t.Helper()
 	root := newRoot()
 	var out, errOut bytes.Buffer
 	root.SetOut(&out)
 	root.SetErr(&errOut)
-	full := append([]string{"--address", e.g.address, "--namespace", e.g.namespace, "--queue-prefix", e.g.queuePrefix, "--log-level", "error", "--ui", "http://ui.test:1234"}, args...)
+	full := append([]string{"--address", address, "--namespace", e.g.namespace, "--queue-prefix", e.g.queuePrefix, "--log-level", "error", "--ui", "http://ui.test:1234"}, args...)
 	root.SetArgs(full)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), d)
 	defer cancel()
 	err := root.ExecuteContext(ctx)
 	return out.String(), errOut.String(), err
@@ -228,4 +237,66 @@ func TestCLINoWorkerWarnings(t *testing.T) {
 		_, _, err = e.cli("cancel", doc["id"], "--terminate")
 		require.NoError(t, err)
 	})
+}
+
+// goneServer is a TCP relay to the test server that can be cut: to the
+// client, the server went away.
+type goneServer struct {
+	ln    net.Listener
+	mu    sync.Mutex
+	conns []net.Conn
+}
+
+func relayTo(t *testing.T, addr string) *goneServer {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	g := &goneServer{ln: ln}
+	go func() {
+		for {
+			in, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			out, err := net.Dial("tcp", addr)
+			if err != nil {
+				in.Close()
+				continue
+			}
+			g.mu.Lock()
+			g.conns = append(g.conns, in, out)
+			g.mu.Unlock()
+			go func() { _, _ = io.Copy(out, in); out.Close() }()
+			go func() { _, _ = io.Copy(in, out); in.Close() }()
+		}
+	}()
+	t.Cleanup(g.cut)
+	return g
+}
+
+func (g *goneServer) cut() {
+	g.ln.Close()
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for _, c := range g.conns {
+		c.Close()
+	}
+	g.conns = nil
+}
+
+// TestResultWaitServerGone: waiting for a result when the server goes away
+// is an error of the command, not "run failed".
+func TestResultWaitServerGone(t *testing.T) {
+	e := newTestEnv(t) // the interpreter only: the run waits for a pool
+	id := e.start(sleepPlan("gone", 1, "1m"), nil)
+	relay := relayTo(t, e.g.address)
+	time.AfterFunc(time.Second, relay.cut)
+	out, _, err := e.cliWithin(6*time.Second, relay.ln.Addr().String(), "result", "--wait", id)
+	require.Error(t, err)
+	var ee exitError
+	assert.NotErrorAs(t, err, &ee, "not exit 1 'run failed': %v", err)
+	assert.NotContains(t, out, "failed")
+	assert.Contains(t, err.Error(), "run "+id+":")
+	t.Logf("error: %v", err)
+	_ = e.c.TerminateWorkflow(context.Background(), id, "", "test over")
 }
