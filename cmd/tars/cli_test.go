@@ -3,6 +3,7 @@ package main
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/spf13/cobra"
@@ -144,4 +145,17 @@ x-team = "ops"
 
 func toClientOptionsRequest() envconfig.ToClientOptionsRequest {
 	return envconfig.ToClientOptionsRequest{}
+}
+
+func TestDevIPWarningAndBanner(t *testing.T) {
+	var b strings.Builder
+	warnOpenIP(&b, "127.0.0.1", "x")
+	warnOpenIP(&b, "localhost", "x")
+	warnOpenIP(&b, "::1", "x")
+	assert.Empty(t, b.String(), "loopback: no warning")
+	warnOpenIP(&b, "0.0.0.0", "the Temporal server, Web UI, trace page and the frontend's HTTP API")
+	assert.Contains(t, b.String(), "warning: --ip 0.0.0.0: the Temporal server, Web UI, trace page and the frontend's HTTP API listen on the network with no authentication")
+
+	assert.Equal(t, "0.0.0.0:7233 (every interface; from this machine 127.0.0.1:7233)", listenDesc("0.0.0.0", "127.0.0.1:7233"))
+	assert.Equal(t, "10.0.0.5:7233", listenDesc("10.0.0.5", "10.0.0.5:7233"))
 }
