@@ -19,7 +19,7 @@ endif
 all: build
 
 build:
-	$(GO) build -o $(BIN) ./cmd/tars
+	$(GO) build -buildvcs=auto -o $(BIN) ./cmd/tars
 
 # Starts tars dev (server, UI, trace page, every pool this machine can
 # serve), runs an example metascript, prints its outputs and the UI link,

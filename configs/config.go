@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -201,7 +202,7 @@ func readRuntimes(f *diag.File, n *yaml.Node, what string) []string {
 			f.Errorf(s.N, "%s: auto is chosen per step in a metascript, not as a default chain", what)
 		case !isRuntime(s.V):
 			f.Errorf(s.N, "unknown runtime %q in %s%s (want %s)", s.V, what, diag.DidYouMean(s.V, plan.Runtimes), strings.Join(plan.Runtimes, ", "))
-		case containsString(out, s.V):
+		case slices.Contains(out, s.V):
 			f.Errorf(s.N, "runtime %s appears twice in %s", s.V, what)
 		default:
 			out = append(out, s.V)
@@ -210,13 +211,4 @@ func readRuntimes(f *diag.File, n *yaml.Node, what string) []string {
 	return out
 }
 
-func isRuntime(s string) bool { return containsString(plan.Runtimes, s) }
-
-func containsString(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}
+func isRuntime(s string) bool { return slices.Contains(plan.Runtimes, s) }

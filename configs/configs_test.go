@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strconv"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -243,21 +244,9 @@ targets:
 			require.True(t, errors.As(err, &ds), "want diagnostics, got %v", err)
 			var got []string
 			for _, d := range ds {
-				got = append(got, filepath.Base(d.File)+":"+itoa(d.Line)+":"+itoa(d.Col)+": "+d.Msg)
+				got = append(got, filepath.Base(d.File)+":"+strconv.Itoa(d.Line)+":"+strconv.Itoa(d.Col)+": "+d.Msg)
 			}
 			assert.Equal(t, tc.want, got)
 		})
 	}
-}
-
-func itoa(i int) string {
-	b := []byte{}
-	if i == 0 {
-		return "0"
-	}
-	for i > 0 {
-		b = append([]byte{byte('0' + i%10)}, b...)
-		i /= 10
-	}
-	return string(b)
 }

@@ -1,6 +1,7 @@
 package configs
 
 import (
+	"slices"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -72,7 +73,7 @@ func (t *Tree) Team(id string) (*Team, *Department) {
 func (t *Tree) Home(agent string) (*Team, *Department) {
 	for _, d := range t.Departments {
 		for _, tm := range d.Teams {
-			if containsString(tm.Agents, agent) {
+			if slices.Contains(tm.Agents, agent) {
 				return tm, d
 			}
 		}
@@ -84,7 +85,7 @@ func (t *Tree) Home(agent string) (*Team, *Department) {
 func (t *Tree) SwarmsOf(agent string) []string {
 	var out []string
 	for _, s := range t.Swarms {
-		if containsString(s.Agents, agent) {
+		if slices.Contains(s.Agents, agent) {
 			out = append(out, s.ID)
 		}
 	}
@@ -245,7 +246,7 @@ func readTree(f *diag.File, root *yaml.Node, c *Config) {
 			switch {
 			case c.Agents[a.V] == nil:
 				f.Errorf(a.N, "unknown agent %q in swarm %s%s", a.V, s.ID, diag.DidYouMean(a.V, agentIDs))
-			case containsString(s.Agents, a.V):
+			case slices.Contains(s.Agents, a.V):
 				f.Errorf(a.N, "agent %q is listed twice in swarm %s", a.V, s.ID)
 			default:
 				s.Agents = append(s.Agents, a.V)

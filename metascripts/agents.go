@@ -2,6 +2,7 @@ package metascripts
 
 import (
 	"regexp"
+	"slices"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -131,7 +132,7 @@ func (c *compiler) agentChain(n *yaml.Node) []string {
 			c.f.Errorf(s.N, "an agent's default chain names runtimes; auto is chosen per step")
 		case !isRuntime(s.V):
 			c.f.Errorf(s.N, "unknown runtime %q%s (want %s)", s.V, diag.DidYouMean(s.V, plan.Runtimes), strings.Join(plan.Runtimes, ", "))
-		case contains(out, s.V):
+		case slices.Contains(out, s.V):
 			c.f.Errorf(s.N, "runtime %s appears twice in the chain", s.V)
 		default:
 			out = append(out, s.V)

@@ -2,6 +2,7 @@ package metascripts
 
 import (
 	"fmt"
+	"slices"
 
 	"gopkg.in/yaml.v3"
 
@@ -26,7 +27,7 @@ func (c *compiler) readClosures(n *yaml.Node) {
 			continue
 		}
 		switch {
-		case contains(variables, name.V):
+		case slices.Contains(variables, name.V):
 			c.f.Errorf(e.Key, "closure %q would hide the variable %s", name.V, name.V)
 			continue
 		case expr.Builtin(name.V):
@@ -50,7 +51,7 @@ func (c *compiler) readClosures(n *yaml.Node) {
 				ok = false
 				continue
 			}
-			if contains(variables, pn.V) {
+			if slices.Contains(variables, pn.V) {
 				c.f.Errorf(pe.Key, "parameter %q would hide the variable %s", pn.V, pn.V)
 				ok = false
 				continue
@@ -118,7 +119,7 @@ func (c *compiler) checkClosure(cl plan.Closure, body *site) bool {
 		c.errAt(body.n, body.off+is.Offset, "%s", msg)
 	}
 	for _, u := range r.Uses {
-		if contains(variables, u.Root) {
+		if slices.Contains(variables, u.Root) {
 			c.errAt(body.n, body.off+u.Offset, "closure %s reads %s; a closure body sees only its parameters (pass the value as an argument)", cl.Name, u.Root)
 			ok = false
 		}

@@ -3,6 +3,7 @@ package metascripts
 import (
 	"container/heap"
 	"math/bits"
+	"slices"
 	"strings"
 
 	"github.com/tars-engine/tars/internal/diag"
@@ -60,7 +61,7 @@ func (c *compiler) buildGraph() {
 			c.f.Errorf(st.onErrorTo.N, "step %s cannot handle its own error", st.id)
 		default:
 			h.handles = append(h.handles, st.idx)
-			if !containsInt(h.preds, st.idx) {
+			if !slices.Contains(h.preds, st.idx) {
 				h.preds = append(h.preds, st.idx)
 			}
 		}
@@ -168,15 +169,6 @@ func (c *compiler) reportCycles(placed []bool) {
 			onPath[s] = 0
 		}
 	}
-}
-
-func containsInt(list []int, x int) bool {
-	for _, v := range list {
-		if v == x {
-			return true
-		}
-	}
-	return false
 }
 
 // intHeap is a min-heap of step indices: the ready step declared first

@@ -2,6 +2,7 @@ package metascripts
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -144,7 +145,7 @@ func (c *compiler) explicitChain(st *stepInfo, tool string, chain []diag.Str, of
 			c.f.Errorf(r.N, "unknown runtime %q%s (want %s or auto)", r.V, diag.DidYouMean(r.V, plan.Runtimes), strings.Join(plan.Runtimes, ", "))
 			ok = false
 			continue
-		case contains(out, r.V):
+		case slices.Contains(out, r.V):
 			c.f.Errorf(r.N, "runtime %s appears twice in the chain", r.V)
 			ok = false
 			continue
@@ -166,7 +167,7 @@ func (c *compiler) autoChain(st *stepInfo, tool string, at *yaml.Node, offering 
 	for _, rt := range plan.Runtimes {
 		if w := c.refusal(st, rt, tool); w == "" {
 			out = append(out, rt)
-		} else if contains(offering, rt) {
+		} else if slices.Contains(offering, rt) {
 			why = append(why, w)
 		}
 	}
@@ -214,7 +215,7 @@ func (c *compiler) digests(tool string, chain []string) map[string]string {
 // checkGrants reports native tools that the policy's grants would refuse
 // at run time anyway.
 func (c *compiler) checkGrants(st *stepInfo, tool string, at *yaml.Node) {
-	if !contains(st.st.Runtimes, plan.RuntimeNative) {
+	if !slices.Contains(st.st.Runtimes, plan.RuntimeNative) {
 		return
 	}
 	g := c.policy.Grants
@@ -228,13 +229,4 @@ func (c *compiler) checkGrants(st *stepInfo, tool string, at *yaml.Node) {
 	case tool == "http.request" && len(g.HTTPHosts) == 0:
 		c.f.Errorf(at, "tool http.request needs policy.grants.http_hosts")
 	}
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }

@@ -3,6 +3,7 @@ package metascripts
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -112,7 +113,7 @@ func (c *compiler) checkCallInputs(st *stepInfo, in *yaml.Node, child *plan.Plan
 		for i := 0; i+1 < len(in.Content); i += 2 {
 			k := in.Content[i]
 			given[k.Value] = true
-			if !contains(declared, k.Value) {
+			if !slices.Contains(declared, k.Value) {
 				c.f.Errorf(k, "metascript %s has no input %q%s", child.Name, k.Value, diag.DidYouMean(k.Value, declared))
 			}
 		}

@@ -1,6 +1,7 @@
 package metascripts
 
 import (
+	"strconv"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -147,7 +148,7 @@ func (c *compiler) stepKind(st *stepInfo) string {
 
 func (st *stepInfo) name() string {
 	if st.id == "" {
-		return "#" + itoa(st.idx+1)
+		return "#" + strconv.Itoa(st.idx+1)
 	}
 	return st.id
 }
@@ -366,18 +367,4 @@ func (c *compiler) readOnError(st *stepInfo, n *yaml.Node) {
 	if v, ok := c.f.Enum(n, "on_error", onErrorActions); ok {
 		st.st.OnError.Action = v
 	}
-}
-
-func itoa(i int) string {
-	if i == 0 {
-		return "0"
-	}
-	var b [20]byte
-	p := len(b)
-	for i > 0 {
-		p--
-		b[p] = byte('0' + i%10)
-		i /= 10
-	}
-	return string(b[p:])
 }

@@ -91,7 +91,7 @@ outputs:
 		return err == nil && st.Steps[1].Status == workflows.StatusWaiting
 	}, time.Minute, 100*time.Millisecond, "the approval waits for a person")
 	require.NoError(t, e.c.SignalWorkflow(context.Background(), id, "", workflows.SignalApprove,
-		workflows.Approval{Step: "approve", Approved: true, By: "e2e"}))
+		workflows.Decision{Step: "approve", Approved: true, By: "e2e"}))
 	res, err := e.result(id, 2*time.Minute)
 	require.NoError(t, err)
 	assert.Equal(t, map[string]any{"summary": "db timeouts on api", "action": "restart service/api"}, res.Outputs["plan"])
@@ -148,7 +148,7 @@ outputs:
 			return err == nil && st.Steps[1].Status == workflows.StatusWaiting
 		}, time.Minute, 100*time.Millisecond)
 		require.NoError(t, e.c.SignalWorkflow(context.Background(), id, "", workflows.SignalApprove,
-			workflows.Approval{Step: "approve", Approved: true, By: "e2e"}))
+			workflows.Decision{Step: "approve", Approved: true, By: "e2e"}))
 		res, err := e.result(id, 2*time.Minute)
 		require.NoError(t, err)
 		assert.Equal(t, true, res.Outputs["approved"])

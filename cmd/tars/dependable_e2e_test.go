@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -226,17 +225,6 @@ func TestCancelEndsCanceled(t *testing.T) {
 	})
 }
 
-// cli runs a tars command in-process against e's server, as a user would.
-func (e *testEnv) cli(args ...string) (string, error) {
-	root := newRoot()
-	var out bytes.Buffer
-	root.SetOut(&out)
-	root.SetErr(&out)
-	root.SetArgs(append([]string{"--address", e.g.address, "--namespace", e.g.namespace, "--queue-prefix", e.g.queuePrefix, "--log-level", "error"}, args...))
-	err := root.Execute()
-	return out.String(), err
-}
-
 // Item 7: tars status of a terminated run shows no step as still running,
 // and tars approve refuses a typo with a non-zero exit.
 func TestStatusOfTerminatedRunAndApproveRefusal(t *testing.T) {
@@ -247,12 +235,12 @@ func TestStatusOfTerminatedRunAndApproveRefusal(t *testing.T) {
 		return err == nil && st.Steps[0].Status == workflows.StatusWaiting
 	}, 30*time.Second, 100*time.Millisecond)
 
-	out, err := e.cli("approve", id, "typo")
+	out, _, err := e.cli("approve", id, "typo")
 	require.Error(t, err, out)
 	assert.Contains(t, err.Error(), `refused the decision: run has no step "typo"`)
 
 	require.NoError(t, e.c.TerminateWorkflow(context.Background(), id, "", "test"))
-	out, err = e.cli("status", id)
+	out, _, err = e.cli("status", id)
 	require.NoError(t, err, out)
 	assert.Contains(t, out, "terminated")
 	assert.NotContains(t, out, "waiting")

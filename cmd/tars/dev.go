@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"net"
 	"os"
 	"os/signal"
 	"strings"
@@ -20,10 +21,12 @@ type devFlags struct {
 	ip        string
 	port      int
 	uiPort    int
+	httpPort  int
 	db        string
 	pools     string
 	untuned   bool
 	tracePort int
+	traceHost []string
 	run       string
 	exit      bool
 	runFlags  runFlags
@@ -44,18 +47,22 @@ Ready within seconds; stop with Ctrl-C. With --db FILE, runs survive a restart.`
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
+			warnOpenIP(cmd.ErrOrStderr(), f.ip, "the Temporal server, Web UI, trace page and the frontend's HTTP API")
 			d, err := startDev(ctx, g, f)
 			if err != nil {
 				return err
 			}
 			defer d.stop()
 			out := cmd.OutOrStdout()
-			fmt.Fprintf(out, "tars dev ready\n  temporal  %s (namespace %s)\n", d.srv.FrontendAddress(), d.srv.Namespace())
+			fmt.Fprintf(out, "tars dev ready\n  temporal  %s (namespace %s)\n", listenDesc(f.ip, d.srv.FrontendAddress()), d.srv.Namespace())
 			if ui := d.srv.UIAddress(); ui != "" {
 				fmt.Fprintf(out, "  web ui    %s\n", ui)
 			}
 			if d.traceURL != "" {
 				fmt.Fprintf(out, "  traces    %s\n", d.traceURL)
+			}
+			if a := d.srv.HTTPAPIAddress(); a != "" {
+				fmt.Fprintf(out, "  http api  http://%s/api/v1\n", a)
 			}
 			fmt.Fprintf(out, "  pools     %s\n", strings.Join(d.pools, ", "))
 			if f.db != "" {
@@ -68,7 +75,7 @@ Ready within seconds; stop with Ctrl-C. With --db FILE, runs survive a restart.`
 							f.run, strings.Join(steps, "; "), strings.Join(d.pools, ", "), whyNot(rts))
 					}
 				}
-				err := runFile(ctx, g, &f.runFlags, f.run, out, true)
+				err := runFile(ctx, g, &f.runFlags, f.run, out, cmd.ErrOrStderr(), true)
 				if f.exit || err != nil {
 					return err
 				}
@@ -84,7 +91,9 @@ Ready within seconds; stop with Ctrl-C. With --db FILE, runs survive a restart.`
 	c.Flags().StringVar(&f.ip, "ip", "127.0.0.1", "address the server and UI listen on")
 	c.Flags().IntVar(&f.port, "port", 7233, "frontend gRPC port")
 	c.Flags().IntVar(&f.uiPort, "ui-port", 8233, "Web UI port (-1: no UI)")
+	c.Flags().IntVar(&f.httpPort, "http-port", 0, "serve the frontend's HTTP API on this port (default 0: none); it refuses other hosts, cross-origin and non-JSON state changes")
 	c.Flags().IntVar(&f.tracePort, "trace-port", 8234, "trace page port (-1: none)")
+	c.Flags().StringArrayVar(&f.traceHost, "trace-host", nil, "a host name the trace page may be reached by besides localhost and its addresses (repeatable)")
 	c.Flags().StringVar(&f.db, "db", "", "SQLite file to persist runs across restarts (default: in memory)")
 	c.Flags().StringVar(&f.pools, "pools", "", "comma-separated pools to serve (default: every pool this machine can serve)")
 	c.Flags().BoolVar(&f.untuned, "untuned", false, "run the server with Temporal's default settings (for comparison)")
@@ -124,7 +133,7 @@ func searchAttributes() map[string]enumspb.IndexedValueType {
 func startDev(ctx context.Context, g *globals, f devFlags) (*devProcess, error) {
 	d := &devProcess{}
 	srv, err := devserver.Start(ctx, devserver.Options{
-		IP: f.ip, Port: f.port, UIPort: f.uiPort, DBFile: f.db,
+		IP: f.ip, Port: f.port, UIPort: f.uiPort, HTTPPort: f.httpPort, DBFile: f.db,
 		Namespace:        g.namespace,
 		SearchAttributes: searchAttributes(),
 		Tuned:            !f.untuned,
@@ -153,8 +162,8 @@ func startDev(ctx context.Context, g *globals, f devFlags) (*devProcess, error) 
 	d.host = host
 	d.closers = append(d.closers, host.Stop)
 	d.pools = names
-	if f.tracePort >= 0 && startTracePage != nil {
-		url, closeFn, err := startTracePage(g, f.ip, f.tracePort)
+	if f.tracePort >= 0 {
+		url, closeFn, err := startTracePage(g, f.ip, f.tracePort, f.traceHost)
 		if err != nil {
 			d.stop()
 			return nil, err
@@ -162,11 +171,13 @@ func startDev(ctx context.Context, g *globals, f devFlags) (*devProcess, error) 
 		d.traceURL = url
 		d.closers = append(d.closers, closeFn)
 	}
+	// Other tars commands on this machine take the UI's address from here
+	// for their links.
+	if rm, err := writeDevState(devState{PID: os.Getpid(), Address: g.address, UI: srv.UIAddress(), Trace: d.traceURL}); err == nil {
+		d.closers = append(d.closers, rm)
+	}
 	return d, nil
 }
-
-// startTracePage is set by the trace page's file; nil means no page.
-var startTracePage func(g *globals, ip string, port int) (url string, stop func(), err error)
 
 // serve starts the interpreter (when workflows) and the named pools.
 func (g *globals) serve(ctx context.Context, pools []string, wf bool) (*workers.Host, error) {
@@ -228,4 +239,15 @@ no --pools, serves every pool this machine can serve (see tars env).`,
 	c.Flags().StringVar(&pools, "pools", "", "comma-separated pools: native, wasm, hyperlight, cuda (default: every pool this machine can serve)")
 	c.Flags().BoolVar(&noWorkflows, "no-workflows", false, "do not serve the interpreter workflow")
 	return c
+}
+
+// listenDesc names where a server listens: the address itself, or for an
+// unspecified ip (0.0.0.0, ::) every interface, with the address to dial
+// from this machine.
+func listenDesc(ip, dial string) string {
+	if parsed := net.ParseIP(ip); parsed != nil && parsed.IsUnspecified() {
+		_, port, _ := net.SplitHostPort(dial)
+		return fmt.Sprintf("%s (every interface; from this machine %s)", net.JoinHostPort(ip, port), dial)
+	}
+	return dial
 }

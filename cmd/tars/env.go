@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"strings"
 
@@ -12,7 +11,7 @@ import (
 )
 
 func newEnvCmd(g *globals) *cobra.Command {
-	var jsonOut bool
+	var of outputFlags
 	c := &cobra.Command{
 		Use:   "env",
 		Short: "Print what this machine offers: OS, container, KVM, GPUs, and which pools it can serve",
@@ -23,18 +22,20 @@ pools this machine can serve and why not the others. tars dev and tars worker
 with no --pools start exactly the available ones.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			format, err := of.get(cmd.ErrOrStderr())
+			if err != nil {
+				return err
+			}
 			r := env.Detect(env.RealProbes())
-			if jsonOut {
-				enc := json.NewEncoder(cmd.OutOrStdout())
-				enc.SetIndent("", "  ")
-				return enc.Encode(r)
+			if format != outText {
+				return writeDoc(cmd.OutOrStdout(), format, r)
 			}
 			r.Print(cmd.OutOrStdout())
 			fmt.Fprintf(cmd.OutOrStdout(), "\nwasm modules:      %s\nhyperlight guests: %s\n", orUnset(g.modulesDir), orUnset(g.guestsDir))
 			return nil
 		},
 	}
-	c.Flags().BoolVar(&jsonOut, "json", false, "print the report as JSON")
+	of.register(c)
 	return c
 }
 

@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"fmt"
 	"log/slog"
 	"net"
@@ -14,16 +12,21 @@ import (
 
 	"github.com/spf13/cobra"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/contrib/envconfig"
 	tlog "go.temporal.io/sdk/log"
 	"gopkg.in/yaml.v3"
 
 	"github.com/tars-engine/tars/workflows"
 )
 
-// globals are the settings every command shares. Precedence: flags, then
-// environment, then the YAML config file, then defaults.
+// globals are the settings every command shares. Precedence, lowest
+// first: defaults, the profile of Temporal's client configuration file
+// (TEMPORAL_CONFIG_FILE, default ~/.config/temporalio/temporal.toml;
+// --profile or TEMPORAL_PROFILE picks one), the TARS YAML config file,
+// environment variables, flags.
 type globals struct {
 	configFile  string
+	profile     string
 	address     string
 	namespace   string
 	queuePrefix string
@@ -37,19 +40,26 @@ type globals struct {
 	tlsCA       string
 	tlsServer   string
 	apiKey      string
+	grpcMeta    []string
 	logLevel    string
+
+	// conn is the resolved connection profile. dial uses it with address
+	// and namespace, which a command may still change after resolve (tars
+	// dev points them at its own server).
+	conn envconfig.ClientConfigProfile
 }
 
 // fileConfig is the YAML config file's shape.
 type fileConfig struct {
-	Address     string `yaml:"address"`
-	Namespace   string `yaml:"namespace"`
-	QueuePrefix string `yaml:"queue_prefix"`
-	UI          string `yaml:"ui"`
-	Configs     string `yaml:"configs"`
-	Modules     string `yaml:"modules"`
-	Guests      string `yaml:"guests"`
-	APIKey      string `yaml:"api_key"`
+	Address     string            `yaml:"address"`
+	Namespace   string            `yaml:"namespace"`
+	QueuePrefix string            `yaml:"queue_prefix"`
+	UI          string            `yaml:"ui"`
+	Configs     string            `yaml:"configs"`
+	Modules     string            `yaml:"modules"`
+	Guests      string            `yaml:"guests"`
+	APIKey      string            `yaml:"api_key"`
+	GRPCMeta    map[string]string `yaml:"grpc_meta"`
 	TLS         *struct {
 		Cert       string `yaml:"cert"`
 		Key        string `yaml:"key"`
@@ -60,11 +70,12 @@ type fileConfig struct {
 
 func (g *globals) register(root *cobra.Command) {
 	f := root.PersistentFlags()
-	f.StringVar(&g.configFile, "config", "", "YAML config file (env TARS_CONFIG)")
+	f.StringVar(&g.configFile, "config", "", "TARS YAML config file (env TARS_CONFIG)")
+	f.StringVar(&g.profile, "profile", "", "profile of Temporal's client config file (env TEMPORAL_PROFILE; file: env TEMPORAL_CONFIG_FILE, default ~/.config/temporalio/temporal.toml)")
 	f.StringVar(&g.address, "address", "", "Temporal frontend host:port (env TEMPORAL_ADDRESS; default 127.0.0.1:7233)")
 	f.StringVarP(&g.namespace, "namespace", "n", "", "Temporal namespace (env TEMPORAL_NAMESPACE; default \"default\")")
 	f.StringVar(&g.queuePrefix, "queue-prefix", "", "task queue prefix: <prefix>.workflows, <prefix>.<runtime> (env TARS_QUEUE_PREFIX; default \"tars\")")
-	f.StringVar(&g.uiURL, "ui", "", "Web UI base URL for links (env TARS_UI; default http://127.0.0.1:8233)")
+	f.StringVar(&g.uiURL, "ui", "", "Web UI base URL for links (env TARS_UI; default: the UI of the tars dev serving --address, else http://HOST:PORT+1000 of --address)")
 	f.StringVar(&g.configsDir, "configs", "", "directory with agents.yaml, agent-tree.yaml, deployment.yaml (env TARS_CONFIGS; default: the built-in tree)")
 	f.StringVar(&g.modulesDir, "modules", "", "directory of WASM modules added to the built-in ones, overriding those of the same name; must exist (env TARS_MODULES; default activities/wasm/guests/bin when present)")
 	f.StringVar(&g.guestsDir, "guests", "", "directory of hyperlight guests added to the built-in ones, overriding those of the same name; must exist (env TARS_GUESTS; default activities/hyperlight/guests/bin when present)")
@@ -74,12 +85,13 @@ func (g *globals) register(root *cobra.Command) {
 	f.StringVar(&g.tlsCA, "tls-ca-path", "", "server CA certificate (env TEMPORAL_TLS_SERVER_CA_CERT_PATH)")
 	f.StringVar(&g.tlsServer, "tls-server-name", "", "server name for TLS (env TEMPORAL_TLS_SERVER_NAME)")
 	f.StringVar(&g.apiKey, "api-key", "", "API key (env TEMPORAL_API_KEY)")
+	f.StringArrayVar(&g.grpcMeta, "grpc-meta", nil, "gRPC metadata sent with every request, KEY=VALUE (repeatable; env TEMPORAL_GRPC_META_<KEY>)")
 	f.StringVar(&g.logLevel, "log-level", "", "debug, info, warn or error (env TARS_LOG_LEVEL; default warn)")
 	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error { return g.resolve() }
 }
 
-// resolve fills unset values from the environment, the config file and
-// defaults, in that order.
+// resolve fills unset values from the environment, the config files and
+// defaults.
 func (g *globals) resolve() error {
 	pick := func(dst *string, env string, file string, def string) {
 		if *dst != "" {
@@ -110,33 +122,95 @@ func (g *globals) resolve() error {
 			return fmt.Errorf("%s: %w", g.configFile, err)
 		}
 	}
-	pick(&g.address, "TEMPORAL_ADDRESS", fc.Address, "127.0.0.1:7233")
-	pick(&g.namespace, "TEMPORAL_NAMESPACE", fc.Namespace, "default")
+	if err := g.resolveConn(fc); err != nil {
+		return err
+	}
 	pick(&g.queuePrefix, "TARS_QUEUE_PREFIX", fc.QueuePrefix, workflows.DefaultQueuePrefix)
-	pick(&g.uiURL, "TARS_UI", fc.UI, "http://127.0.0.1:8233")
+	pick(&g.uiURL, "TARS_UI", fc.UI, "")
 	pick(&g.configsDir, "TARS_CONFIGS", fc.Configs, "")
 	pick(&g.modulesDir, "TARS_MODULES", fc.Modules, existing("activities/wasm/guests/bin"))
 	pick(&g.guestsDir, "TARS_GUESTS", fc.Guests, existing("activities/hyperlight/guests/bin"))
-	pick(&g.apiKey, "TEMPORAL_API_KEY", fc.APIKey, "")
 	pick(&g.logLevel, "TARS_LOG_LEVEL", "", "warn")
+	return nil
+}
+
+// resolveConn layers the connection settings: the Temporal client config
+// profile, the TARS config file, the environment, then flags.
+func (g *globals) resolveConn(fc fileConfig) error {
+	if g.profile == "" {
+		g.profile = os.Getenv("TEMPORAL_PROFILE")
+	}
+	prof, err := envconfig.LoadClientConfigProfile(envconfig.LoadClientConfigProfileOptions{
+		ConfigFileProfile: g.profile,
+		DisableEnv:        true, // applied below, above the TARS config file
+	})
+	if err != nil {
+		file := os.Getenv("TEMPORAL_CONFIG_FILE")
+		if file == "" {
+			file = envconfig.DefaultConfigFilePath()
+		}
+		return fmt.Errorf("Temporal client config %s: %w", file, err)
+	}
+	tlsOn := func() *envconfig.ClientConfigTLS {
+		if prof.TLS == nil {
+			prof.TLS = &envconfig.ClientConfigTLS{}
+		}
+		prof.TLS.Disabled = false
+		return prof.TLS
+	}
+	set := func(dst *string, v string) {
+		if v != "" {
+			*dst = v
+		}
+	}
+	set(&prof.Address, fc.Address)
+	set(&prof.Namespace, fc.Namespace)
+	set(&prof.APIKey, fc.APIKey)
+	for k, v := range fc.GRPCMeta {
+		if prof.GRPCMeta == nil {
+			prof.GRPCMeta = map[string]string{}
+		}
+		prof.GRPCMeta[envconfig.NormalizeGRPCMetaKey(k)] = v
+	}
 	if fc.TLS != nil {
-		pick(&g.tlsCert, "TEMPORAL_TLS_CLIENT_CERT_PATH", fc.TLS.Cert, "")
-		pick(&g.tlsKey, "TEMPORAL_TLS_CLIENT_KEY_PATH", fc.TLS.Key, "")
-		pick(&g.tlsCA, "TEMPORAL_TLS_SERVER_CA_CERT_PATH", fc.TLS.CA, "")
-		pick(&g.tlsServer, "TEMPORAL_TLS_SERVER_NAME", fc.TLS.ServerName, "")
-		g.tls = true
-	} else {
-		pick(&g.tlsCert, "TEMPORAL_TLS_CLIENT_CERT_PATH", "", "")
-		pick(&g.tlsKey, "TEMPORAL_TLS_CLIENT_KEY_PATH", "", "")
-		pick(&g.tlsCA, "TEMPORAL_TLS_SERVER_CA_CERT_PATH", "", "")
-		pick(&g.tlsServer, "TEMPORAL_TLS_SERVER_NAME", "", "")
+		t := tlsOn()
+		set(&t.ClientCertPath, fc.TLS.Cert)
+		set(&t.ClientKeyPath, fc.TLS.Key)
+		set(&t.ServerCACertPath, fc.TLS.CA)
+		set(&t.ServerName, fc.TLS.ServerName)
 	}
-	if v := os.Getenv("TEMPORAL_TLS"); v == "true" || v == "1" {
-		g.tls = true
+	if err := prof.ApplyEnvVars(envconfig.EnvLookupOS); err != nil {
+		return err
 	}
-	if g.tlsCert != "" || g.tlsCA != "" {
-		g.tls = true
+	set(&prof.Address, g.address)
+	set(&prof.Namespace, g.namespace)
+	set(&prof.APIKey, g.apiKey)
+	if g.tls || g.tlsCert != "" || g.tlsKey != "" || g.tlsCA != "" || g.tlsServer != "" {
+		t := tlsOn()
+		set(&t.ClientCertPath, g.tlsCert)
+		set(&t.ClientKeyPath, g.tlsKey)
+		set(&t.ServerCACertPath, g.tlsCA)
+		set(&t.ServerName, g.tlsServer)
 	}
+	for _, kv := range g.grpcMeta {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || strings.TrimSpace(k) == "" {
+			return fmt.Errorf("--grpc-meta %q: want KEY=VALUE", kv)
+		}
+		if prof.GRPCMeta == nil {
+			prof.GRPCMeta = map[string]string{}
+		}
+		prof.GRPCMeta[envconfig.NormalizeGRPCMetaKey(strings.TrimSpace(k))] = v
+	}
+	if prof.Address == "" {
+		prof.Address = "127.0.0.1:7233"
+	}
+	if prof.Namespace == "" {
+		prof.Namespace = "default"
+	}
+	g.address, g.namespace, g.apiKey = prof.Address, prof.Namespace, prof.APIKey
+	g.tls = prof.TLS != nil && !prof.TLS.Disabled
+	g.conn = prof
 	return nil
 }
 
@@ -183,42 +257,19 @@ func (h toolFailuresAsInfo) WithGroup(n string) slog.Handler {
 
 // dial connects to the server, failing within 5 s with the address named.
 func (g *globals) dial(ctx context.Context) (client.Client, error) {
-	opts := client.Options{
-		HostPort:  g.address,
-		Namespace: g.namespace,
-		Logger:    tlog.NewStructuredLogger(g.logger()),
+	prof := g.conn
+	prof.Address, prof.Namespace = g.address, g.namespace
+	opts, err := prof.ToClientOptions(envconfig.ToClientOptionsRequest{})
+	if err != nil {
+		return nil, fmt.Errorf("connection settings for %s: %w", g.address, err)
 	}
-	if g.apiKey != "" {
-		opts.Credentials = client.NewAPIKeyStaticCredentials(g.apiKey)
-	}
+	opts.Logger = tlog.NewStructuredLogger(g.logger())
 	if isLoopback(g.address) {
 		// The SDK gzips every request and asks for gzipped answers. On
 		// loopback (tars dev, or a worker beside its server) that is CPU
 		// spent on both ends to save nothing: measured 4-10% of a step's
 		// cost in tars bench (docs/performance.md).
 		opts.ConnectionOptions.GrpcCompression = &client.GrpcCompressionNone{}
-	}
-	if g.tls {
-		tc := &tls.Config{ServerName: g.tlsServer, MinVersion: tls.VersionTLS12}
-		if g.tlsCert != "" {
-			cert, err := tls.LoadX509KeyPair(g.tlsCert, g.tlsKey)
-			if err != nil {
-				return nil, fmt.Errorf("TLS client certificate: %w", err)
-			}
-			tc.Certificates = []tls.Certificate{cert}
-		}
-		if g.tlsCA != "" {
-			pem, err := os.ReadFile(g.tlsCA)
-			if err != nil {
-				return nil, fmt.Errorf("TLS CA: %w", err)
-			}
-			pool := x509.NewCertPool()
-			if !pool.AppendCertsFromPEM(pem) {
-				return nil, fmt.Errorf("TLS CA %s: no certificates found", g.tlsCA)
-			}
-			tc.RootCAs = pool
-		}
-		opts.ConnectionOptions.TLS = tc
 	}
 	dctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
@@ -227,6 +278,17 @@ func (g *globals) dial(ctx context.Context) (client.Client, error) {
 		return nil, fmt.Errorf("cannot reach Temporal at %s (namespace %s): %w — is `tars dev` running? set --address or TEMPORAL_ADDRESS", g.address, g.namespace, err)
 	}
 	return c, nil
+}
+
+// withClient dials, runs fn with the client and closes it: the preamble of
+// every command that talks to the server.
+func (g *globals) withClient(ctx context.Context, fn func(client.Client) error) error {
+	c, err := g.dial(ctx)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	return fn(c)
 }
 
 // isLoopback reports whether host:port names this machine by a loopback
@@ -241,8 +303,4 @@ func isLoopback(hostPort string) bool {
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
-}
-
-func (g *globals) runLink(id string) string {
-	return fmt.Sprintf("%s/namespaces/%s/workflows/%s", strings.TrimRight(g.uiURL, "/"), g.namespace, id)
 }

@@ -11,9 +11,6 @@ import (
 	"github.com/spf13/cobra"
 )
 
-// version is set at build time with -ldflags "-X main.version=...".
-var version = "dev"
-
 // exitError carries an exit code out of a command without printing twice.
 type exitError struct{ code int }
 
@@ -45,11 +42,18 @@ Start everything on this machine:   tars dev
 Run a metascript and follow it:     tars run metascripts/examples/release-notes.yaml
 Check a metascript:                 tars validate FILE...
 
-Connection settings follow Temporal's conventions: --address/TEMPORAL_ADDRESS,
---namespace/TEMPORAL_NAMESPACE, TEMPORAL_TLS*, TEMPORAL_API_KEY; they default to
-the local dev server (127.0.0.1:7233, namespace "default"). A YAML file given
-with --config (or TARS_CONFIG) supplies defaults below flags and environment.`,
-		Version:       version,
+Connection settings follow Temporal's conventions, lowest first: the local dev
+server (127.0.0.1:7233, namespace "default"); a profile of Temporal's client
+config file (TEMPORAL_CONFIG_FILE, default ~/.config/temporalio/temporal.toml;
+--profile or TEMPORAL_PROFILE); the TARS YAML file of --config (TARS_CONFIG);
+environment (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY,
+TEMPORAL_TLS*, TEMPORAL_GRPC_META_*); flags (--address, --namespace,
+--grpc-meta KEY=VALUE...).
+
+Commands that print results take -o text|json|jsonl; JSON names the run id.
+Shell completion: source <(tars completion bash) (or zsh, fish). More:
+docs/cli.md.`,
+		Version:       buildVersion(),
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
@@ -62,6 +66,7 @@ with --config (or TARS_CONFIG) supplies defaults below flags and environment.`,
 	for _, c := range extraCommands {
 		root.AddCommand(c(g))
 	}
+	addCompletions(root, g)
 	return root
 }
 

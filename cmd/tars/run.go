@@ -13,15 +13,20 @@ import (
 	"sort"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/spf13/cobra"
 	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 	"gopkg.in/yaml.v3"
 
+	"github.com/tars-engine/tars/internal/tracepage"
 	"github.com/tars-engine/tars/plan"
+	"github.com/tars-engine/tars/workers"
 	"github.com/tars-engine/tars/workflows"
+	"github.com/tars-engine/tars/workflows/trace"
 )
 
 type runFlags struct {
@@ -29,13 +34,15 @@ type runFlags struct {
 	inputsFile string
 	id         string
 	quiet      bool
-	jsonOut    bool
+	out        outputFlags
 }
 
 func (f *runFlags) register(c *cobra.Command) {
 	c.Flags().StringArrayVarP(&f.inputs, "input", "i", nil, "input as name=value (repeatable); lists and maps as JSON or YAML")
 	c.Flags().StringVar(&f.inputsFile, "inputs-file", "", "YAML or JSON file of inputs (flags win)")
 	c.Flags().StringVar(&f.id, "id", "", "workflow id (default: <metascript>-<time>-<random>)")
+	f.out.register(c)
+	_ = c.RegisterFlagCompletionFunc("inputs-file", completeFiles("yaml", "yml", "json"))
 }
 
 func newRunCmd(g *globals) *cobra.Command {
@@ -46,17 +53,22 @@ func newRunCmd(g *globals) *cobra.Command {
 		Long: `Compiles FILE (an invalid metascript prints its faults and submits nothing,
 exit 1), starts a run on the server, shows the live state of every step
 (status, runtime, attempt, duration) and prints the outputs. Exit 1 when the
-run fails. Ctrl-C stops following; the run goes on (tars cancel stops it).`,
+run fails. Ctrl-C stops following; the run goes on (tars cancel stops it).
+When no worker polls the workflows task queue, a warning on stderr says so
+within a few seconds and names the command that would serve it.
+
+-o json prints one document {"id", "run_id", "status", "outputs"} (or
+"error" for a failed run) and no live view; -o jsonl the same on one line.`,
 		Example: `  tars run metascripts/examples/release-notes.yaml --input version=1.4.0
   tars run triage.yaml -i incident="db latency" -i services='[api, db]'`,
-		Args: cobra.ExactArgs(1),
+		Args:              cobra.ExactArgs(1),
+		ValidArgsFunction: completeMetascripts,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runFile(cmd.Context(), g, &f, args[0], cmd.OutOrStdout(), true)
+			return runFile(cmd.Context(), g, &f, args[0], cmd.OutOrStdout(), cmd.ErrOrStderr(), true)
 		},
 	}
 	f.register(c)
 	c.Flags().BoolVarP(&f.quiet, "quiet", "q", false, "no live view; print only the outputs")
-	c.Flags().BoolVar(&f.jsonOut, "json", false, "print the result as JSON")
 	return c
 }
 
@@ -65,16 +77,24 @@ func newSubmitCmd(g *globals) *cobra.Command {
 	c := &cobra.Command{
 		Use:   "submit FILE",
 		Short: "Compile a metascript and start a run; print its id and Web UI link",
-		Args:  cobra.ExactArgs(1),
+		Long: `Compiles FILE, starts a run and prints its workflow id and Web UI link
+(-o json: {"id", "run_id", "link"}). When no worker polls the workflows task
+queue, a warning on stderr says so and names the command that would serve it.`,
+		Args:              cobra.ExactArgs(1),
+		ValidArgsFunction: completeMetascripts,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runFile(cmd.Context(), g, &f, args[0], cmd.OutOrStdout(), false)
+			return runFile(cmd.Context(), g, &f, args[0], cmd.OutOrStdout(), cmd.ErrOrStderr(), false)
 		},
 	}
 	f.register(c)
 	return c
 }
 
-func runFile(ctx context.Context, g *globals, f *runFlags, file string, out io.Writer, follow bool) error {
+func runFile(ctx context.Context, g *globals, f *runFlags, file string, out, errOut io.Writer, follow bool) error {
+	format, err := f.out.get(errOut)
+	if err != nil {
+		return err
+	}
 	p, err := g.compile(file)
 	if err != nil {
 		printFaults(os.Stderr, err)
@@ -98,18 +118,95 @@ func runFile(ctx context.Context, g *globals, f *runFlags, file string, out io.W
 	if err != nil {
 		return fmt.Errorf("start %s: %w", p.Name, err)
 	}
+	link := g.runLink(run.GetID())
 	if !follow {
-		fmt.Fprintf(out, "%s\n%s\n", run.GetID(), g.runLink(run.GetID()))
+		warnNoWorkflowPollers(ctx, g, c, errOut)
+		if format != outText {
+			return writeDoc(out, format, map[string]any{"id": run.GetID(), "run_id": run.GetRunID(), "link": link})
+		}
+		fmt.Fprintln(out, run.GetID())
+		if link != "" {
+			fmt.Fprintln(out, link)
+		}
 		return nil
 	}
-	if !f.quiet && !f.jsonOut {
-		fmt.Fprintf(out, "run %s\n    %s\n", run.GetID(), g.runLink(run.GetID()))
+	if !f.quiet && format == outText {
+		fmt.Fprintf(out, "run %s\n", run.GetID())
+		if link != "" {
+			fmt.Fprintf(out, "    %s\n", link)
+		}
 	}
-	return followRun(ctx, g, c, run.GetID(), out, f.quiet || f.jsonOut, f.jsonOut)
+	go warnNoWorkflowPollers(ctx, g, c, errOut)
+	return followRun(ctx, g, c, run.GetID(), out, f.quiet || format != outText, format)
+}
+
+// warnNoWorkflowPollers says on w, within a few seconds, when no worker
+// polls the workflows task queue: the run cannot start until one does.
+func warnNoWorkflowPollers(ctx context.Context, g *globals, c client.Client, w io.Writer) {
+	q := workflows.WorkflowQueue(g.queuePrefix)
+	deadline := time.Now().Add(pollerGrace)
+	for {
+		n, err := queuePollers(ctx, c, q, enumspb.TASK_QUEUE_TYPE_WORKFLOW)
+		if err != nil || n > 0 || ctx.Err() != nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+	fmt.Fprintf(w, "warning: no worker polls task queue %s on %s (namespace %s): the run waits until one does; start one with `%s` (or `tars dev`)\n",
+		q, g.address, g.namespace, workerCommand(g, ""))
+}
+
+// pollerGrace is how long a start waits for a workflow worker to show up
+// before warning: a worker started alongside (tars dev --run) polls within
+// milliseconds.
+const pollerGrace = 2 * time.Second
+
+// queuePollers counts the pollers of a task queue seen within
+// workers.DefaultLivenessWindow, the window the interpreter's routing uses.
+func queuePollers(ctx context.Context, c client.Client, queue string, typ enumspb.TaskQueueType) (int, error) {
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	resp, err := c.DescribeTaskQueue(ctx, queue, typ)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, p := range resp.GetPollers() {
+		if t := p.GetLastAccessTime(); t != nil && time.Since(t.AsTime()) <= workers.DefaultLivenessWindow {
+			n++
+		}
+	}
+	return n, nil
+}
+
+// workerCommand is the command that serves the queues of g (pool "" means
+// the interpreter only).
+func workerCommand(g *globals, pool string) string {
+	cmd := "tars worker"
+	if g.address != "127.0.0.1:7233" {
+		cmd += " --address " + g.address
+	}
+	if g.namespace != "default" {
+		cmd += " --namespace " + g.namespace
+	}
+	if g.queuePrefix != workflows.DefaultQueuePrefix {
+		cmd += " --queue-prefix " + g.queuePrefix
+	}
+	if pool != "" {
+		cmd += " --pools " + pool
+	}
+	return cmd
 }
 
 // followRun shows live step states until the run closes, then its outputs.
-func followRun(ctx context.Context, g *globals, c client.Client, id string, out io.Writer, quiet, jsonOut bool) error {
+func followRun(ctx context.Context, g *globals, c client.Client, id string, out io.Writer, quiet bool, format string) error {
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt)
 	defer stop()
 	done := make(chan error, 1)
@@ -131,11 +228,7 @@ func followRun(ctx context.Context, g *globals, c client.Client, id string, out 
 				fmt.Fprintf(out, "stopped following %s; the run goes on (tars cancel %s stops it)\n", id, id)
 				return nil
 			}
-			if err != nil {
-				fmt.Fprintln(out, runOutcome(id, err))
-				return exitError{1}
-			}
-			return printOutputs(out, res.Outputs, jsonOut)
+			return printResult(out, g, id, res, err, format)
 		case <-tick.C:
 			if quiet {
 				continue
@@ -149,12 +242,59 @@ func followRun(ctx context.Context, g *globals, c client.Client, id string, out 
 	}
 }
 
-func printOutputs(out io.Writer, outputs map[string]any, jsonOut bool) error {
-	if jsonOut {
-		enc := json.NewEncoder(out)
-		enc.SetIndent("", "  ")
-		return enc.Encode(map[string]any{"outputs": outputs})
+// printResult prints a closed run's outputs, or why it has none: the run
+// failed (exit 1), or its result could not be had (not found, server gone),
+// which is an error of the command, not a failed run.
+func printResult(out io.Writer, g *globals, id string, res workflows.RunResult, err error, format string) error {
+	if err != nil {
+		var wee *temporal.WorkflowExecutionError
+		if !errors.As(err, &wee) {
+			return resultError(g, id, err)
+		}
+		if format != outText {
+			_ = writeDoc(out, format, map[string]any{"id": id, "status": closedStatus(err), "error": workflows.Describe(err)})
+		} else {
+			fmt.Fprintln(out, runOutcome(id, err))
+		}
+		return exitError{1}
 	}
+	if format != outText {
+		return writeDoc(out, format, map[string]any{"id": id, "status": trace.RunCompleted, "outputs": res.Outputs})
+	}
+	return printOutputs(out, res.Outputs)
+}
+
+// closedStatus names how a run that did not complete closed.
+func closedStatus(err error) string {
+	var (
+		canceled   *temporal.CanceledError
+		terminated *temporal.TerminatedError
+		timeout    *temporal.TimeoutError
+	)
+	switch {
+	case errors.As(err, &canceled):
+		return trace.RunCanceled
+	case errors.As(err, &terminated):
+		return trace.RunTerminated
+	case errors.As(err, &timeout):
+		return trace.RunTimedOut
+	}
+	return trace.RunFailed
+}
+
+// resultError explains why a run's result could not be had.
+func resultError(g *globals, id string, err error) error {
+	var nf *serviceerror.NotFound
+	switch {
+	case errors.As(err, &nf):
+		return fmt.Errorf("run %s: not found in namespace %s on %s", id, g.namespace, g.address)
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
+		return fmt.Errorf("run %s: gave up waiting for its result: %w", id, err)
+	}
+	return fmt.Errorf("run %s: cannot get its result from %s (the run's own state is unknown, not failed): %w", id, g.address, err)
+}
+
+func printOutputs(out io.Writer, outputs map[string]any) error {
 	if len(outputs) == 0 {
 		fmt.Fprintln(out, "done (no outputs)")
 		return nil
@@ -230,14 +370,22 @@ func parseInputs(p *plan.Plan, file string, pairs []string) (map[string]any, err
 		if err != nil {
 			return nil, err
 		}
-		if err := yaml.Unmarshal(b, &inputs); err != nil {
-			return nil, fmt.Errorf("%s: %w", file, err)
+		if !utf8.Valid(b) {
+			return nil, fmt.Errorf("--inputs-file %s: not valid UTF-8 (at byte %d)", file, invalidUTF8At(string(b)))
+		}
+		if err := decodeInputsFile(b, &inputs); err != nil {
+			return nil, fmt.Errorf("--inputs-file %s: %w", file, err)
 		}
 	}
 	for _, kv := range pairs {
 		k, v, ok := strings.Cut(kv, "=")
 		if !ok || k == "" {
 			return nil, fmt.Errorf("--input %q: want name=value", kv)
+		}
+		if !utf8.ValidString(kv) {
+			// Payloads are JSON: invalid bytes would be replaced by U+FFFD
+			// without a word.
+			return nil, fmt.Errorf("--input %s: value is not valid UTF-8 (at byte %d); pass text, or base64 for bytes", strings.ToValidUTF8(k, "?"), invalidUTF8At(v))
 		}
 		typ, declared := types[k]
 		if !declared {
@@ -260,84 +408,200 @@ func parseInputs(p *plan.Plan, file string, pairs []string) (map[string]any, err
 	return inputs, nil
 }
 
+// decodeInputsFile reads an inputs file: JSON by the JSON rules when it is
+// a JSON object (YAML's parser refuses JSON's surrogate-pair escapes such as
+// "\ud83d\ude80"), YAML otherwise.
+func decodeInputsFile(b []byte, inputs *map[string]any) error {
+	trimmed := strings.TrimSpace(string(b))
+	if !strings.HasPrefix(trimmed, "{") {
+		return yaml.Unmarshal(b, inputs)
+	}
+	dec := json.NewDecoder(strings.NewReader(trimmed))
+	dec.UseNumber()
+	var m map[string]any
+	if err := dec.Decode(&m); err != nil {
+		// Flow-style YAML ({a: 1}) starts with { too.
+		if yerr := yaml.Unmarshal(b, inputs); yerr == nil {
+			return nil
+		}
+		return err
+	}
+	if dec.More() {
+		return errors.New("more than one JSON value")
+	}
+	for k, v := range m {
+		(*inputs)[k] = plainNumbers(v)
+	}
+	return nil
+}
+
+// plainNumbers turns json.Numbers into int64 where they are integers and
+// float64 otherwise, as the YAML path reads them.
+func plainNumbers(v any) any {
+	switch x := v.(type) {
+	case json.Number:
+		if i, err := x.Int64(); err == nil {
+			return i
+		}
+		f, _ := x.Float64()
+		return f
+	case map[string]any:
+		for k, e := range x {
+			x[k] = plainNumbers(e)
+		}
+	case []any:
+		for i, e := range x {
+			x[i] = plainNumbers(e)
+		}
+	}
+	return v
+}
+
+// invalidUTF8At is the byte offset of the first invalid UTF-8 sequence.
+func invalidUTF8At(s string) int {
+	for i, r := range s {
+		if r == utf8.RuneError {
+			if _, size := utf8.DecodeRuneInString(s[i:]); size == 1 {
+				return i
+			}
+		}
+	}
+	return -1
+}
+
 func newStatusCmd(g *globals) *cobra.Command {
-	var jsonOut bool
+	var of outputFlags
 	c := &cobra.Command{
 		Use:   "status RUN_ID",
 		Short: "Show a run's status, the state of each step and what it has spent against its budgets",
-		Args:  cobra.ExactArgs(1),
+		Long: `Shows a run's status, its Web UI link and the live state of each step. A
+step that waits on a task queue no worker polls is named with the command
+that would serve it; so is a run whose workflows queue has no worker.
+-o json prints {"id", "run_id", "type", "status", "state", "warnings"}.`,
+		Args:              cobra.ExactArgs(1),
+		ValidArgsFunction: completeRunIDs(g),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := cmd.Context()
-			c, err := g.dial(ctx)
+			format, err := of.get(cmd.ErrOrStderr())
 			if err != nil {
 				return err
 			}
-			defer c.Close()
-			d, err := c.DescribeWorkflowExecution(ctx, args[0], "")
-			if err != nil {
-				return fmt.Errorf("run %s: %w", args[0], err)
-			}
-			info := d.GetWorkflowExecutionInfo()
-			st, qerr := queryState(ctx, c, args[0])
-			if s := info.GetStatus(); qerr == nil && s != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
-				st.Settle(runStatus(s))
-			}
-			if jsonOut {
-				enc := json.NewEncoder(cmd.OutOrStdout())
-				enc.SetIndent("", "  ")
-				return enc.Encode(map[string]any{"id": args[0], "type": info.GetType().GetName(), "status": runStatus(info.GetStatus()), "state": st})
-			}
-			out := cmd.OutOrStdout()
-			fmt.Fprintf(out, "run %s · %s · %s\n    %s\n", args[0], info.GetType().GetName(), runStatus(info.GetStatus()), g.runLink(args[0]))
-			if qerr != nil {
-				fmt.Fprintf(out, "(step states unavailable: %v)\n", qerr)
-				return nil
-			}
-			v := newLiveView(args[0], out, false)
-			v.render(st, pendingAttempts(ctx, c, args[0]))
-			v.finish()
-			if len(st.Budgets) > 0 {
-				fmt.Fprintln(out, "spent: "+budgetsText(st.Budgets))
-			}
-			return nil
+			return g.withClient(cmd.Context(), func(c client.Client) error {
+				return showStatus(cmd.Context(), g, c, args[0], cmd.OutOrStdout(), format)
+			})
 		},
 	}
-	c.Flags().BoolVar(&jsonOut, "json", false, "print as JSON")
+	of.register(c)
 	return c
 }
 
+func showStatus(ctx context.Context, g *globals, c client.Client, id string, out io.Writer, format string) error {
+	d, err := c.DescribeWorkflowExecution(ctx, id, "")
+	if err != nil {
+		return fmt.Errorf("run %s: %w", id, err)
+	}
+	info := d.GetWorkflowExecutionInfo()
+	status := tracepage.RunStatus(info.GetStatus())
+	qctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	st, qerr := queryState(qctx, c, id)
+	cancel()
+	if qerr == nil && info.GetStatus() != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
+		st.Settle(status)
+	}
+	var warnings []string
+	if info.GetStatus() == enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
+		warnings = queueWarnings(ctx, g, c, info.GetTaskQueue(), st, qerr == nil)
+	}
+	if format != outText {
+		doc := map[string]any{"id": id, "run_id": info.GetExecution().GetRunId(), "type": info.GetType().GetName(), "status": status, "warnings": warnings}
+		if qerr == nil {
+			doc["state"] = st
+		}
+		return writeDoc(out, format, doc)
+	}
+	fmt.Fprintf(out, "run %s · %s · %s\n", id, info.GetType().GetName(), status)
+	if link := g.runLink(id); link != "" {
+		fmt.Fprintf(out, "    %s\n", link)
+	}
+	for _, w := range warnings {
+		fmt.Fprintf(out, "warning: %s\n", w)
+	}
+	if qerr != nil {
+		fmt.Fprintf(out, "(step states unavailable: %v)\n", qerr)
+		return nil
+	}
+	v := newLiveView(id, out, false)
+	v.render(st, pendingAttempts(ctx, c, id))
+	v.finish()
+	if len(st.Budgets) > 0 {
+		fmt.Fprintln(out, "spent: "+budgetsText(st.Budgets))
+	}
+	return nil
+}
+
+// queueWarnings names the task queues an open run waits on that no worker
+// polls: its workflows queue, and the queue of each running step's runtime.
+func queueWarnings(ctx context.Context, g *globals, c client.Client, wfQueue string, st workflows.State, haveState bool) []string {
+	var out []string
+	if n, err := queuePollers(ctx, c, wfQueue, enumspb.TASK_QUEUE_TYPE_WORKFLOW); err == nil && n == 0 {
+		out = append(out, fmt.Sprintf("no worker polls the workflows task queue %s: the run cannot go on until `%s` (or `tars dev`) serves it", wfQueue, workerCommand(g, "")))
+	}
+	if !haveState {
+		return out
+	}
+	checked := map[string]int{}
+	for _, s := range st.Steps {
+		if s.Status != workflows.StatusRunning || s.Runtime == "" {
+			continue
+		}
+		q := workflows.RuntimeQueue(g.queuePrefix, s.Runtime)
+		n, seen := checked[q]
+		if !seen {
+			var err error
+			if n, err = queuePollers(ctx, c, q, enumspb.TASK_QUEUE_TYPE_ACTIVITY); err != nil {
+				continue
+			}
+			checked[q] = n
+		}
+		if n == 0 {
+			out = append(out, fmt.Sprintf("step %s waits on task queue %s, which no worker polls: start `%s`", s.ID, q, workerCommand(g, s.Runtime)))
+		}
+	}
+	return out
+}
+
 func newResultCmd(g *globals) *cobra.Command {
-	var jsonOut bool
+	var of outputFlags
 	var wait bool
 	c := &cobra.Command{
 		Use:   "result RUN_ID",
 		Short: "Print a run's outputs (waits for it with --wait)",
-		Args:  cobra.ExactArgs(1),
+		Long: `Prints a closed run's outputs; exit 1 when the run failed, was cancelled,
+terminated or timed out. A run that does not exist, or a server that cannot
+be reached, is an error of the command, not a failed run.
+-o json prints {"id", "status", "outputs"} (or "error").`,
+		Args:              cobra.ExactArgs(1),
+		ValidArgsFunction: completeRunIDs(g),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := cmd.Context()
-			c, err := g.dial(ctx)
+			format, err := of.get(cmd.ErrOrStderr())
 			if err != nil {
 				return err
 			}
-			defer c.Close()
-			if !wait {
+			ctx := cmd.Context()
+			return g.withClient(ctx, func(c client.Client) error {
 				d, err := c.DescribeWorkflowExecution(ctx, args[0], "")
 				if err != nil {
-					return fmt.Errorf("run %s: %w", args[0], err)
+					return resultError(g, args[0], err)
 				}
-				if s := d.GetWorkflowExecutionInfo().GetStatus(); s == enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
+				if s := d.GetWorkflowExecutionInfo().GetStatus(); !wait && s == enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
 					return fmt.Errorf("run %s is still running (use --wait)", args[0])
 				}
-			}
-			var res workflows.RunResult
-			if err := c.GetWorkflow(ctx, args[0], "").Get(ctx, &res); err != nil {
-				fmt.Fprintf(cmd.OutOrStdout(), "run %s failed: %s\n", args[0], workflows.Describe(err))
-				return exitError{1}
-			}
-			return printOutputs(cmd.OutOrStdout(), res.Outputs, jsonOut)
+				var res workflows.RunResult
+				err = c.GetWorkflow(ctx, args[0], "").Get(ctx, &res)
+				return printResult(cmd.OutOrStdout(), g, args[0], res, err, format)
+			})
 		},
 	}
-	c.Flags().BoolVar(&jsonOut, "json", false, "print as JSON")
+	of.register(c)
 	c.Flags().BoolVar(&wait, "wait", false, "wait for the run to close")
 	return c
 }

@@ -5,19 +5,17 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/signal"
 	"strings"
 	"syscall"
-	"time"
 
 	"github.com/spf13/cobra"
-	enumspb "go.temporal.io/api/enums/v1"
 	historypb "go.temporal.io/api/history/v1"
-	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 
-	"github.com/tars-engine/tars/workflows"
+	"github.com/tars-engine/tars/internal/tracepage"
 	"github.com/tars-engine/tars/workflows/trace"
 )
 
@@ -30,17 +28,8 @@ func isHistoryFile(arg string) bool {
 	return arg == "-" || strings.HasSuffix(strings.ToLower(arg), ".json")
 }
 
-// runHistory is a run's history and what the server says about it now.
-type runHistory struct {
-	history  *historypb.History
-	source   string // file name or workflow id
-	wid, rid string
-	open     bool
-	describe *workflowservice.DescribeWorkflowExecutionResponse
-}
-
 // readHistoryArg reads a history file ("-" is stdin).
-func readHistoryArg(arg string) (*runHistory, error) {
+func readHistoryArg(arg string) (*tracepage.RunHistory, error) {
 	var h *historypb.History
 	var err error
 	if arg == "-" {
@@ -52,79 +41,12 @@ func readHistoryArg(arg string) (*runHistory, error) {
 		return nil, err
 	}
 	wid := h.GetEvents()[0].GetWorkflowExecutionStartedEventAttributes().GetWorkflowId()
-	return &runHistory{history: h, source: arg, wid: wid}, nil
-}
-
-// fetchHistory describes a run and fetches its whole history (the latest
-// run of the workflow id when rid is "").
-func fetchHistory(ctx context.Context, c client.Client, wid, rid string) (*runHistory, error) {
-	d, err := c.DescribeWorkflowExecution(ctx, wid, rid)
-	if err != nil {
-		return nil, fmt.Errorf("run %s: %w", wid, err)
-	}
-	info := d.GetWorkflowExecutionInfo()
-	rid = info.GetExecution().GetRunId()
-	it := c.GetWorkflowHistory(ctx, wid, rid, false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
-	h := &historypb.History{}
-	for it.HasNext() {
-		e, err := it.Next()
-		if err != nil {
-			return nil, fmt.Errorf("history of %s: %w", wid, err)
-		}
-		h.Events = append(h.Events, e)
-	}
-	if len(h.Events) == 0 {
-		return nil, fmt.Errorf("run %s has no history", wid)
-	}
-	return &runHistory{
-		history: h, source: wid, wid: wid, rid: rid, describe: d,
-		open: info.GetStatus() == enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING,
-	}, nil
-}
-
-// buildTrace builds the trace of a fetched run, merging the live view of an
-// open one, and the traces of its child runs when children is set.
-func buildTrace(ctx context.Context, c client.Client, rh *runHistory, children bool, depth int) (*trace.Trace, error) {
-	t, err := trace.BuildHistory(rh.history)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", rh.source, err)
-	}
-	if t.WorkflowID == "" {
-		t.WorkflowID = rh.wid
-	}
-	if rh.rid != "" {
-		t.RunID = rh.rid
-	}
-	if rh.open && c != nil {
-		qctx, cancel := context.WithTimeout(ctx, 3*time.Second)
-		if v, err := c.QueryWorkflow(qctx, rh.wid, rh.rid, workflows.QueryState); err == nil {
-			var st workflows.State
-			if v.Get(&st) == nil {
-				t.ApplyState(st)
-			}
-		}
-		cancel()
-		t.ApplyPending(rh.describe.GetPendingActivities())
-	}
-	if children && c != nil && depth < 5 {
-		for _, ch := range t.Children {
-			crh, err := fetchHistory(ctx, c, ch.WorkflowID, ch.RunID)
-			if err != nil {
-				return nil, fmt.Errorf("child of step %s: %w", ch.Step, err)
-			}
-			ct, err := buildTrace(ctx, c, crh, true, depth+1)
-			if err != nil {
-				return nil, err
-			}
-			ch.Trace = ct
-		}
-	}
-	return t, nil
+	return &tracepage.RunHistory{History: h, Source: arg, WorkflowID: wid}, nil
 }
 
 // loadRun reads a history file or fetches a run; c is nil for a file
 // unless children are wanted.
-func loadRun(ctx context.Context, g *globals, arg, rid string, needClient bool) (*runHistory, client.Client, error) {
+func loadRun(ctx context.Context, g *globals, arg, rid string, needClient bool) (*tracepage.RunHistory, client.Client, error) {
 	if isHistoryFile(arg) {
 		rh, err := readHistoryArg(arg)
 		if err != nil {
@@ -143,7 +65,7 @@ func loadRun(ctx context.Context, g *globals, arg, rid string, needClient bool) 
 	if err != nil {
 		return nil, nil, err
 	}
-	rh, err := fetchHistory(ctx, c, arg, rid)
+	rh, err := tracepage.FetchHistory(ctx, c, arg, rid)
 	if err != nil {
 		c.Close()
 		return nil, nil, err
@@ -168,6 +90,7 @@ func newTraceCmd(g *globals) *cobra.Command {
 		serve    bool
 		port     int
 		ip       string
+		hosts    []string
 	)
 	c := &cobra.Command{
 		Use:   "trace RUN_ID|history.json",
@@ -201,8 +124,9 @@ grouped by agent, coloured by state and runtime, updated live.`,
   tars trace weekly-briefing-20261126-090000-d4e5f6 --children
   tars trace RUN_ID -o perfetto > run.perfetto.json     # then open it in ui.perfetto.dev
   tars trace RUN_ID -o mermaid > run.mmd
-  tars history export RUN_ID -o run.json && tars trace run.json -o json
+  tars history export RUN_ID --file run.json && tars trace run.json -o json
   tars trace --serve --port 8234                        # the trace page, on its own`,
+		ValidArgsFunction: completeRunOrHistory(g),
 		Args: func(cmd *cobra.Command, args []string) error {
 			if serve {
 				return cobra.NoArgs(cmd, args)
@@ -212,7 +136,7 @@ grouped by agent, coloured by state and runtime, updated live.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
 			if serve {
-				return serveTracePage(ctx, g, ip, port, cmd.OutOrStdout())
+				return serveTracePage(ctx, g, ip, port, hosts, cmd.OutOrStdout(), cmd.ErrOrStderr())
 			}
 			render, ok := traceFormats[output]
 			if !ok {
@@ -225,7 +149,7 @@ grouped by agent, coloured by state and runtime, updated live.`,
 			if c != nil {
 				defer c.Close()
 			}
-			t, err := buildTrace(ctx, c, rh, children, 0)
+			t, err := tracepage.BuildTrace(ctx, c, rh, children, 0)
 			if err != nil {
 				return err
 			}
@@ -233,18 +157,21 @@ grouped by agent, coloured by state and runtime, updated live.`,
 		},
 	}
 	c.Flags().StringVarP(&output, "output", "o", "tree", "tree, json, perfetto, mermaid or mermaid-flow")
+	_ = c.RegisterFlagCompletionFunc("output", cobra.FixedCompletions([]string{"tree", "json", "perfetto", "mermaid", "mermaid-flow"}, cobra.ShellCompDirectiveNoFileComp))
 	c.Flags().BoolVar(&children, "children", false, "fetch the child runs of call steps and nest their traces")
 	c.Flags().StringVar(&runID, "run-id", "", "a run of the workflow id other than the latest")
 	c.Flags().BoolVar(&serve, "serve", false, "serve the trace page instead of printing a trace")
 	c.Flags().IntVar(&port, "port", 8234, "with --serve: port of the trace page (0: any free port)")
 	c.Flags().StringVar(&ip, "ip", "127.0.0.1", "with --serve: address the trace page listens on")
+	c.Flags().StringArrayVar(&hosts, "trace-host", nil, "with --serve: a host name the page may be reached by besides localhost and its addresses (repeatable; other Host headers get 421)")
 	return c
 }
 
-func serveTracePage(ctx context.Context, g *globals, ip string, port int, out io.Writer) error {
+func serveTracePage(ctx context.Context, g *globals, ip string, port int, hosts []string, out, errOut io.Writer) error {
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	url, closeFn, err := startTracePageServer(g, ip, port)
+	warnOpenIP(errOut, ip, "the trace page")
+	url, closeFn, err := startTracePage(g, ip, port, hosts)
 	if err != nil {
 		return err
 	}
@@ -254,54 +181,74 @@ func serveTracePage(ctx context.Context, g *globals, ip string, port int, out io
 	return nil
 }
 
+// startTracePage serves the trace page on ip:port for the server of g.
+func startTracePage(g *globals, ip string, port int, hosts []string) (string, func(), error) {
+	return tracepage.Start(ip, port, tracepage.Options{
+		Dial: g.dial, Namespace: g.namespace, Address: g.address,
+		UIBase: g.uiBase, Logger: g.logger(), Hosts: hosts,
+	})
+}
+
+// warnOpenIP warns that what listens on ip is open to the network without
+// authentication, unless ip is a loopback address.
+func warnOpenIP(w io.Writer, ip, what string) {
+	if parsed := net.ParseIP(ip); ip == "localhost" || (parsed != nil && parsed.IsLoopback()) {
+		return
+	}
+	fmt.Fprintf(w, "warning: --ip %s: %s listen on the network with no authentication and no TLS; anyone who can reach this machine can read and start runs\n", ip, what)
+}
+
 func newHistoryCmd(g *globals) *cobra.Command {
 	h := &cobra.Command{
 		Use:   "history",
 		Short: "Export run histories",
 	}
-	var out, runID string
+	var file, format, runID string
 	export := &cobra.Command{
 		Use:   "export RUN_ID",
 		Short: "Write a run's full history as JSON (protojson, as the Temporal CLI does)",
 		Long: `Writes every event of a run's history as protojson ({"events": [...]}),
-payloads as the server stores them, to stdout or to -o FILE. The file is what
-'tars trace FILE.json' and 'tars replay FILE.json' read, and what
+payloads as the server stores them, to stdout or to --file FILE. The file is
+what 'tars trace FILE.json' and 'tars replay FILE.json' read, and what
 'temporal workflow show -o json' writes. Continue-as-new starts a new run with
-its own history: export each run by --run-id.`,
-		Example: `  tars history export release-notes-20261126-090000-a1b2c3 -o run.json
+its own history: export each run by --run-id. -o takes only json (the one
+format a history has); it no longer names a file.`,
+		Example: `  tars history export release-notes-20261126-090000-a1b2c3 --file run.json
   tars history export RUN_ID --run-id 0b9c6f... > earlier-run.json`,
-		Args: cobra.ExactArgs(1),
+		Args:              cobra.ExactArgs(1),
+		ValidArgsFunction: completeRunIDs(g),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if format != outJSON {
+				return fmt.Errorf("-o %q: a history exports only as json; write it to a file with --file %s", format, format)
+			}
 			ctx := cmd.Context()
-			c, err := g.dial(ctx)
-			if err != nil {
-				return err
-			}
-			defer c.Close()
-			rh, err := fetchHistory(ctx, c, args[0], runID)
-			if err != nil {
-				return err
-			}
-			w := cmd.OutOrStdout()
-			if out != "" && out != "-" {
-				f, err := os.Create(out)
+			return g.withClient(ctx, func(c client.Client) error {
+				rh, err := tracepage.FetchHistory(ctx, c, args[0], runID)
 				if err != nil {
 					return err
 				}
-				if err := trace.WriteHistory(f, rh.history); err != nil {
+				if file == "" || file == "-" {
+					return trace.WriteHistory(cmd.OutOrStdout(), rh.History)
+				}
+				f, err := os.Create(file)
+				if err != nil {
+					return err
+				}
+				if err := trace.WriteHistory(f, rh.History); err != nil {
 					f.Close()
 					return err
 				}
 				if err := f.Close(); err != nil {
 					return err
 				}
-				fmt.Fprintf(cmd.ErrOrStderr(), "wrote %d events of %s (run %s) to %s\n", len(rh.history.Events), rh.wid, rh.rid, out)
+				fmt.Fprintf(cmd.ErrOrStderr(), "wrote %d events of %s (run %s) to %s\n", len(rh.History.Events), rh.WorkflowID, rh.RunID, file)
 				return nil
-			}
-			return trace.WriteHistory(w, rh.history)
+			})
 		},
 	}
-	export.Flags().StringVarP(&out, "output", "o", "", "file to write (default: stdout)")
+	export.Flags().StringVarP(&file, "file", "f", "", "file to write (default: stdout)")
+	export.Flags().StringVarP(&format, "output", "o", outJSON, "output format: json")
+	_ = export.RegisterFlagCompletionFunc("output", cobra.FixedCompletions([]string{outJSON}, cobra.ShellCompDirectiveNoFileComp))
 	export.Flags().StringVar(&runID, "run-id", "", "a run of the workflow id other than the latest")
 	h.AddCommand(export)
 	return h
@@ -325,7 +272,8 @@ every golden history (workflows/testdata/histories) must replay.`,
 		Example: `  tars replay release-notes-20261126-090000-a1b2c3
   tars replay workflows/testdata/histories/release-notes.json
   temporal workflow show -w RUN_ID -o json > run.json && tars replay run.json`,
-		Args: cobra.ExactArgs(1),
+		Args:              cobra.ExactArgs(1),
+		ValidArgsFunction: completeRunOrHistory(g),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
 			rh, c, err := loadRun(ctx, g, args[0], runID, false)
@@ -336,14 +284,14 @@ every golden history (workflows/testdata/histories) must replay.`,
 				defer c.Close()
 			}
 			out := cmd.OutOrStdout()
-			err = trace.Replay(rh.history, trace.WithExecution(rh.wid, rh.rid))
+			err = trace.Replay(rh.History, trace.WithExecution(rh.WorkflowID, rh.RunID))
 			var d *trace.Divergence
 			switch {
 			case err == nil:
-				fmt.Fprintf(out, "replay ok: %d events\n", len(rh.history.Events))
+				fmt.Fprintf(out, "replay ok: %d events\n", len(rh.History.Events))
 				return nil
 			case errors.As(err, &d):
-				fmt.Fprintf(out, "replay diverged: %s\n", rh.source)
+				fmt.Fprintf(out, "replay diverged: %s\n", rh.Source)
 				if d.EventID > 0 {
 					fmt.Fprintf(out, "  event:    %d (%s)\n", d.EventID, d.EventType)
 				} else {

@@ -18,6 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 	historypb "go.temporal.io/api/history/v1"
 
+	"github.com/tars-engine/tars/internal/tracepage"
 	"github.com/tars-engine/tars/plan"
 	"github.com/tars-engine/tars/workflows"
 	"github.com/tars-engine/tars/workflows/trace"
@@ -79,10 +80,10 @@ func childPlan(research, notes *plan.Plan) *plan.Plan {
 // closedHistory fetches a closed run's history.
 func closedHistory(t *testing.T, e *testEnv, wid string) *historypb.History {
 	t.Helper()
-	rh, err := fetchHistory(context.Background(), e.c, wid, "")
+	rh, err := tracepage.FetchHistory(context.Background(), e.c, wid, "")
 	require.NoError(t, err)
-	require.False(t, rh.open, "run %s is still open", wid)
-	return rh.history
+	require.False(t, rh.Open, "run %s is still open", wid)
+	return rh.History
 }
 
 func writeGolden(t *testing.T, name string, h *historypb.History) {
@@ -212,7 +213,7 @@ func TestTraceGoldenRuns(t *testing.T) {
 	assert.Contains(t, out, "no decision within 1s: default approved")
 
 	file := filepath.Join(t.TempDir(), "hop.json")
-	out, err = tars("history", "export", ids["fallback-hop"], "-o", file)
+	out, err = tars("history", "export", ids["fallback-hop"], "--file", file)
 	require.NoError(t, err, out)
 	out, err = tars("replay", file)
 	require.NoError(t, err, out)
@@ -297,7 +298,7 @@ func TestTracePageChromium(t *testing.T) {
 		return true
 	}, time.Minute, 100*time.Millisecond)
 
-	url, stop, err := startTracePageServer(e.g, "127.0.0.1", 0)
+	url, stop, err := startTracePage(e.g, "127.0.0.1", 0, nil)
 	require.NoError(t, err)
 	defer stop()
 	page := url + "/?run=" + id
@@ -329,7 +330,7 @@ func TestTracePageChromium(t *testing.T) {
 	assert.Contains(t, dom, `id="run-status" data-status="running"`)
 	assert.Contains(t, dom, `data-run="`+id+`"`, "the run list shows the run")
 	for _, agent := range []string{"planner", "log-analyst", "retriever", "reviewer"} {
-		assert.Contains(t, dom, `<g class="lane" data-agent="`+agent+`"`)
+		assert.Contains(t, dom, `<g class="lane" data-agent="`+agent+`"><title>`+agent, "the lane's full label on hover")
 	}
 
 	shot := filepath.Join(t.TempDir(), "trace-page.png")
@@ -344,9 +345,9 @@ func TestTracePageChromium(t *testing.T) {
 	t.Logf("screenshot %s (%d bytes)", shot, len(b))
 
 	// The API the page polls: the live state is merged into the trace.
-	rh, err := fetchHistory(context.Background(), e.c, id, "")
+	rh, err := tracepage.FetchHistory(context.Background(), e.c, id, "")
 	require.NoError(t, err)
-	tr, err := buildTrace(context.Background(), e.c, rh, false, 0)
+	tr, err := tracepage.BuildTrace(context.Background(), e.c, rh, false, 0)
 	require.NoError(t, err)
 	assert.True(t, tr.Live)
 	assert.Equal(t, "Apply the fix?", tr.Step("approve").Prompt)

@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	enumspb "go.temporal.io/api/enums/v1"
 
+	"github.com/tars-engine/tars/internal/tracepage"
 	"github.com/tars-engine/tars/workflows"
 )
 
@@ -43,7 +44,7 @@ func TestLiveViewLines(t *testing.T) {
 }
 
 func TestRunStatusNames(t *testing.T) {
-	assert.Equal(t, "running", runStatus(enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING))
-	assert.Equal(t, "timed_out", runStatus(enumspb.WORKFLOW_EXECUTION_STATUS_TIMED_OUT))
-	assert.Equal(t, "continued_as_new", runStatus(enumspb.WORKFLOW_EXECUTION_STATUS_CONTINUED_AS_NEW))
+	assert.Equal(t, "running", tracepage.RunStatus(enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING))
+	assert.Equal(t, "timed_out", tracepage.RunStatus(enumspb.WORKFLOW_EXECUTION_STATUS_TIMED_OUT))
+	assert.Equal(t, "continued_as_new", tracepage.RunStatus(enumspb.WORKFLOW_EXECUTION_STATUS_CONTINUED_AS_NEW))
 }

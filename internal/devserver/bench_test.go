@@ -2,7 +2,6 @@ package devserver
 
 import (
 	"context"
-	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -10,6 +9,8 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/client"
 	sdklog "go.temporal.io/sdk/log"
+
+	"github.com/tars-engine/tars/internal/bench"
 )
 
 // benchServers are started once per process and kept for it: repeated runs of
@@ -89,20 +90,10 @@ func BenchmarkOneStepLatency(b *testing.B) {
 				latencies = append(latencies, runOnce())
 			}
 			b.StopTimer()
-			slices.Sort(latencies)
-			b.ReportMetric(ms(percentile(latencies, 0.50)), "p50-ms")
-			b.ReportMetric(ms(percentile(latencies, 0.99)), "p99-ms")
+			b.ReportMetric(ms(bench.Percentile(latencies, 0.50)), "p50-ms")
+			b.ReportMetric(ms(bench.Percentile(latencies, 0.99)), "p99-ms")
 		})
 	}
-}
-
-// percentile of sorted samples, nearest rank.
-func percentile(sorted []time.Duration, p float64) time.Duration {
-	if len(sorted) == 0 {
-		return 0
-	}
-	i := int(p*float64(len(sorted))+0.5) - 1
-	return sorted[max(0, min(i, len(sorted)-1))]
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }

@@ -32,8 +32,11 @@ const (
 type layout struct {
 	ip, uiIP                               string
 	frontend, frontendHTTP                 int
+	httpAPI                                int // public, guarded HTTP API port; 0: none
+	httpHostToken                          string
 	history, matching, worker              int
 	ui                                     int // 0: no UI
+	uiBackend                              int // the UI server's own port, on internalIP, behind the Host check
 	frontendAddr, frontendHTTPAddr, uiAddr string
 }
 
@@ -41,9 +44,12 @@ type layout struct {
 // internal ones), then checks that every one of them is free.
 func planLayout(o Options) (layout, error) {
 	l := layout{ip: o.IP, uiIP: o.UIIP, frontend: o.Port, ui: o.UIPort}
+	if o.HTTPPort == 0 {
+		l.frontendHTTP = -1 // no HTTP API
+	}
 	pick := func(ip string, p *int) error {
 		if *p != 0 {
-			return nil
+			return nil // a port asked for, or -1: none
 		}
 		port, err := FreePort(ip)
 		*p = port
@@ -62,10 +68,24 @@ func planLayout(o Options) (layout, error) {
 	}
 	claims := []portClaim{
 		{"frontend", l.ip, l.frontend},
-		{"frontend HTTP", l.ip, l.frontendHTTP},
 		{"history", internalIP, l.history},
 		{"matching", internalIP, l.matching},
 		{"worker", internalIP, l.worker},
+	}
+	if o.HTTPPort != 0 {
+		// The server's own HTTP listener shares the frontend's IP; it
+		// answers only a random Host name that the guard in front of it
+		// sets, so it cannot be used directly (see httpapi.go).
+		l.httpAPI = max(o.HTTPPort, 0)
+		if err := pick(l.ip, &l.httpAPI); err != nil {
+			return l, err
+		}
+		var b [12]byte
+		_, _ = rand.Read(b[:])
+		l.httpHostToken = "tars-http-" + hex.EncodeToString(b[:])
+		claims = append(claims, portClaim{"frontend HTTP (internal)", l.ip, l.frontendHTTP}, portClaim{"HTTP API", l.ip, l.httpAPI})
+	} else {
+		l.frontendHTTP = 0
 	}
 	switch l.ui {
 	case NoUI:
@@ -74,13 +94,18 @@ func planLayout(o Options) (layout, error) {
 		if err := pick(l.uiIP, &l.ui); err != nil {
 			return l, err
 		}
-		claims = append(claims, portClaim{"UI", l.uiIP, l.ui})
+		if err := pick(internalIP, &l.uiBackend); err != nil {
+			return l, err
+		}
+		claims = append(claims, portClaim{"UI", l.uiIP, l.ui}, portClaim{"UI (internal)", internalIP, l.uiBackend})
 	}
 	if err := checkPorts(claims); err != nil {
 		return l, err
 	}
 	l.frontendAddr = dialAddr(l.ip, l.frontend)
-	l.frontendHTTPAddr = dialAddr(l.ip, l.frontendHTTP)
+	if l.frontendHTTP != 0 {
+		l.frontendHTTPAddr = dialAddr(l.ip, l.frontendHTTP)
+	}
 	if l.ui != 0 {
 		l.uiAddr = "http://" + dialAddr(l.uiIP, l.ui)
 	}

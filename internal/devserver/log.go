@@ -57,7 +57,18 @@ func (s serverLog) quietDown() {
 
 func (s serverLog) Debug(msg string, tags ...tag.Tag) { s.emit(slog.LevelDebug, msg, tags) }
 func (s serverLog) Info(msg string, tags ...tag.Tag)  { s.emit(slog.LevelInfo, msg, tags) }
-func (s serverLog) Warn(msg string, tags ...tag.Tag)  { s.emit(slog.LevelWarn, msg, tags) }
+func (s serverLog) Warn(msg string, tags ...tag.Tag) {
+	if strings.HasPrefix(msg, noHTTPAPIWarning) {
+		// The HTTP API is off by default on purpose (Options.HTTPPort); the
+		// server's warning about it would greet every tars dev.
+		return
+	}
+	s.emit(slog.LevelWarn, msg, tags)
+}
+
+// noHTTPAPIWarning starts the server's warning when it has no HTTP port.
+const noHTTPAPIWarning = "HTTP API port has not been set."
+
 func (s serverLog) Error(msg string, tags ...tag.Tag) { s.emit(slog.LevelError, msg, tags) }
 
 // DPanic, Panic and Fatal are logged as errors and nothing more: a fault inside

@@ -24,6 +24,9 @@ const (
 // NoUI as Options.UIPort starts no Web UI.
 const NoUI = -1
 
+// AnyHTTPPort as Options.HTTPPort serves the HTTP API on a free port.
+const AnyHTTPPort = -1
+
 // Options configures Start. The zero value is usable: SQLite in memory, gRPC
 // and UI on free ports of 127.0.0.1, namespace "default", Temporal's own
 // dynamic config (set Tuned for TARS's).
@@ -33,6 +36,14 @@ type Options struct {
 
 	UIPort int    // Web UI port, usually DefaultUIPort (8233); 0 picks a free port; NoUI (-1): no UI
 	UIIP   string // address the UI listens on; default IP
+
+	// HTTPPort serves the frontend's HTTP API (Temporal's REST mapping of
+	// the gRPC API) on IP: 0 (the default) serves none, AnyHTTPPort a free
+	// port. It answers only requests naming localhost or an address of the
+	// server in their Host header, refuses cross-origin browser requests
+	// (an Origin other than its own), and takes state changes only as
+	// application/json, so a web page cannot drive it.
+	HTTPPort int
 
 	// DBFile is the SQLite database. "" keeps it in memory, gone when the
 	// server stops. A path persists workflows across restarts: the schema is

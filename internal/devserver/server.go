@@ -33,6 +33,7 @@ type Server struct {
 	namespace string
 	temporal  temporal.Server
 	ui        *webUI
+	httpAPI   *http.Server
 	conn      *grpc.ClientConn // used to check readiness
 	log       serverLog
 
@@ -59,11 +60,19 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 		ctx, cancel = context.WithTimeout(ctx, startTimeout)
 		defer cancel()
 	}
-	dc, err := buildDynamicConfig(o.Tuned, o.DynamicConfig)
+	l, err := planLayout(o)
 	if err != nil {
 		return nil, fmt.Errorf("dev server: %w", err)
 	}
-	l, err := planLayout(o)
+	overrides := o.DynamicConfig
+	if l.httpHostToken != "" {
+		overrides = maps.Clone(overrides)
+		if overrides == nil {
+			overrides = map[string]any{}
+		}
+		overrides["frontend.httpAllowedHosts"] = []string{l.httpHostToken}
+	}
+	dc, err := buildDynamicConfig(o.Tuned, overrides)
 	if err != nil {
 		return nil, fmt.Errorf("dev server: %w", err)
 	}
@@ -112,7 +121,16 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 		return nil, fmt.Errorf("dev server: start server: %w", err)
 	}
 	if l.ui != 0 {
-		s.ui = startUI(l, o.Namespace, o.Logger)
+		if s.ui, err = startUI(l, o.Namespace, o.Logger); err != nil {
+			_ = s.Stop()
+			return nil, fmt.Errorf("dev server: %w", err)
+		}
+	}
+	if l.httpAPI != 0 {
+		if s.httpAPI, err = startHTTPAPI(l, o.Logger); err != nil {
+			_ = s.Stop()
+			return nil, fmt.Errorf("dev server: %w", err)
+		}
 	}
 	if err := s.waitReady(ctx, o); err != nil {
 		_ = s.Stop()
@@ -125,9 +143,14 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 // "127.0.0.1:7233" (loopback when the frontend listens on all interfaces).
 func (s *Server) FrontendAddress() string { return s.layout.frontendAddr }
 
-// FrontendHTTPAddress is the host:port of the frontend's HTTP API (a free
-// port picked at start).
-func (s *Server) FrontendHTTPAddress() string { return s.layout.frontendHTTPAddr }
+// HTTPAPIAddress is the host:port of the HTTP API, "" when Options.HTTPPort
+// asked for none.
+func (s *Server) HTTPAPIAddress() string {
+	if s.layout.httpAPI == 0 {
+		return ""
+	}
+	return dialAddr(s.layout.ip, s.layout.httpAPI)
+}
 
 // UIAddress is the Web UI's URL, e.g. "http://127.0.0.1:8233", or "" when
 // started without a UI.
@@ -145,6 +168,9 @@ func (s *Server) Stop() error {
 		var errs []error
 		if s.ui != nil {
 			errs = append(errs, s.ui.stop())
+		}
+		if s.httpAPI != nil {
+			_ = s.httpAPI.Close()
 		}
 		if s.conn != nil {
 			_ = s.conn.Close()

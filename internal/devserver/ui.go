@@ -2,20 +2,28 @@ package devserver
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"strconv"
 	"time"
 
 	uiserver "github.com/temporalio/ui-server/v2/server"
 	uiconfig "github.com/temporalio/ui-server/v2/server/config"
 	uioptions "github.com/temporalio/ui-server/v2/server/server_options"
+
+	"github.com/tars-engine/tars/internal/hostcheck"
 )
 
 // webUI is the Temporal Web UI server, in this process, talking gRPC to the
 // frontend.
 type webUI struct {
 	server *uiserver.Server
+	guard  *http.Server // the listener users reach: checks Host, proxies to server
 	url    string
 	done   chan struct{} // closed when the server's Start returns
 	client *http.Client
@@ -28,14 +36,15 @@ type webUI struct {
 // exits the process (through its logger's Fatal) if the port cannot be bound.
 // planLayout's check just before makes that a race with another process
 // taking the port in the same few milliseconds.
-func startUI(l layout, namespace string, logger *slog.Logger) *webUI {
-	host := l.uiIP
-	if ip := net.ParseIP(host); ip != nil && ip.To4() == nil {
-		host = "[" + host + "]" // the UI server joins host and port with a colon
-	}
+//
+// The UI server answers any Host header, so a web page that rebinds its DNS
+// name to 127.0.0.1 could read runs through it. It listens on loopback on a
+// port of its own; users reach it through a proxy on uiIP:ui that answers
+// only Host headers naming localhost or an address of the server.
+func startUI(l layout, namespace string, logger *slog.Logger) (*webUI, error) {
 	cfg := &uiconfig.Config{
-		Host:                host,
-		Port:                l.ui,
+		Host:                internalIP,
+		Port:                l.uiBackend,
 		TemporalGRPCAddress: l.frontendAddr,
 		EnableUI:            true,
 		DefaultNamespace:    namespace,
@@ -57,7 +66,31 @@ func startUI(l layout, namespace string, logger *slog.Logger) *webUI {
 			logger.Error("Web UI stopped", "error", err)
 		}
 	}()
-	return u
+	ln, err := net.Listen("tcp", net.JoinHostPort(l.uiIP, strconv.Itoa(l.ui)))
+	if err != nil {
+		u.server.Stop()
+		return nil, fmt.Errorf("Web UI: %w", err)
+	}
+	backend := &url.URL{Scheme: "http", Host: dialAddr(internalIP, l.uiBackend)}
+	proxy := &httputil.ReverseProxy{Rewrite: func(pr *httputil.ProxyRequest) {
+		pr.SetURL(backend)
+		pr.Out.Host = pr.In.Host // the UI builds its links and cookies from it
+		pr.SetXForwarded()
+	}}
+	allowed := hostcheck.Allowed(l.uiIP, nil)
+	u.guard = &http.Server{ReadHeaderTimeout: 5 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !allowed(r.Host) {
+			http.Error(w, "host "+r.Host+" is not one this server answers to", http.StatusMisdirectedRequest)
+			return
+		}
+		proxy.ServeHTTP(w, r)
+	})}
+	go func() {
+		if err := u.guard.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			logger.Error("Web UI proxy stopped", "error", err)
+		}
+	}()
+	return u, nil
 }
 
 // check succeeds once the UI's health endpoint answers 200.
@@ -67,6 +100,9 @@ func (u *webUI) check(ctx context.Context) error {
 
 // stop closes the UI's listener and waits for its server to return.
 func (u *webUI) stop() error {
+	if u.guard != nil {
+		_ = u.guard.Close()
+	}
 	u.server.Stop()
 	select {
 	case <-u.done:

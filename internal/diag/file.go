@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -196,7 +197,7 @@ func (f *File) Mapping(n *yaml.Node, what string, allowed []string) map[string]F
 	out := map[string]Field{}
 	for _, fl := range f.Entries(n, what) {
 		k := fl.Key.Value
-		if !contains(allowed, k) {
+		if !slices.Contains(allowed, k) {
 			f.Errorf(fl.Key, "unknown key %q in %s%s", k, what, DidYouMean(k, allowed))
 			continue
 		}
@@ -365,18 +366,9 @@ func (f *File) Enum(n *yaml.Node, what string, values []string) (string, bool) {
 	if !ok {
 		return "", false
 	}
-	if !contains(values, s.V) {
+	if !slices.Contains(values, s.V) {
 		f.Errorf(n, "%s must be one of %s, not %q%s", what, strings.Join(values, ", "), s.V, DidYouMean(s.V, values))
 		return "", false
 	}
 	return s.V, true
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }

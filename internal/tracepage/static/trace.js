@@ -201,11 +201,21 @@ function lanes(t) {
 // dag draws the steps as an SVG: one horizontal lane per agent, one column
 // per topological depth, edges for needs.
 function dag(t, ui) {
-  const BOX_W = 172, BOX_H = 60, COL_W = 204, ROW_H = 72, HEAD_W = 150, PAD = 14;
+  const BOX_W = 172, BOX_H = 60, COL_W = 204, ROW_H = 72, PAD = 14;
   const byID = {};
   for (const s of t.steps) byID[s.id] = s;
   const pos = {};
   const ls = lanes(t);
+  // The lane heads are as wide as their longest label (about 7.6 px a
+  // character at 13 px bold, 6.4 at 11 px), so "operations / release-manager"
+  // is not cut off by the first column of steps; the full label is also the
+  // lane's tooltip.
+  let HEAD_W = 150;
+  for (const lane of ls) {
+    const where = [lane.dept, lane.team].filter(Boolean).join(" / ");
+    HEAD_W = Math.max(HEAD_W, 24 + (lane.agent || "(no agent)").length * 7.6, 24 + where.length * 6.4);
+  }
+  HEAD_W = Math.ceil(HEAD_W);
   let y = 0, maxDepth = 0;
   for (const lane of ls) {
     const rows = {};
@@ -230,7 +240,7 @@ function dag(t, ui) {
   ls.forEach((lane, i) => {
     const name = lane.agent || "(no agent)";
     const where = [lane.dept, lane.team].filter(Boolean).join(" / ");
-    parts.push('<g class="lane" data-agent="' + esc(lane.agent) + '"><rect class="lane-bg' + (i % 2 ? " alt" : "") + '" x="0" y="' + lane.y + '" width="' + W + '" height="' + lane.h + '"/>' +
+    parts.push('<g class="lane" data-agent="' + esc(lane.agent) + '"><title>' + esc([name, where].filter(Boolean).join(" — ")) + '</title><rect class="lane-bg' + (i % 2 ? " alt" : "") + '" x="0" y="' + lane.y + '" width="' + W + '" height="' + lane.h + '"/>' +
       '<text class="lane-name" x="12" y="' + (lane.y + 24) + '">' + esc(name) + "</text>" +
       (where ? '<text class="lane-sub" x="12" y="' + (lane.y + 40) + '">' + esc(where) + "</text>" : "") +
       (lane.total && lane.total.attempts ? '<text class="lane-sub" x="12" y="' + (lane.y + 56) + '">' + plural(lane.total.attempts, "attempt") + " · busy " + esc(dur(lane.total.busy_ms)) + "</text>" : "") +

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"go.temporal.io/sdk/client"
 
 	"github.com/tars-engine/tars/configs"
 	"github.com/tars-engine/tars/metascripts"
@@ -60,10 +61,11 @@ func printFaults(w io.Writer, err error) {
 
 func newValidateCmd(g *globals) *cobra.Command {
 	return &cobra.Command{
-		Use:     "validate FILE...",
-		Short:   "Check metascripts; print every fault as file:line:col: message (exit 1 on any)",
-		Example: `  tars validate metascripts/examples/*.yaml`,
-		Args:    cobra.MinimumNArgs(1),
+		Use:               "validate FILE...",
+		Short:             "Check metascripts; print every fault as file:line:col: message (exit 1 on any)",
+		Example:           `  tars validate metascripts/examples/*.yaml`,
+		Args:              cobra.MinimumNArgs(1),
+		ValidArgsFunction: completeMetascripts,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o, err := g.compileOptions()
 			if err != nil {
@@ -88,9 +90,10 @@ func newValidateCmd(g *globals) *cobra.Command {
 
 func newCompileCmd(g *globals) *cobra.Command {
 	return &cobra.Command{
-		Use:   "compile FILE",
-		Short: "Compile a metascript and print its Plan as JSON",
-		Args:  cobra.ExactArgs(1),
+		Use:               "compile FILE",
+		Short:             "Compile a metascript and print its Plan as JSON",
+		Args:              cobra.ExactArgs(1),
+		ValidArgsFunction: completeMetascripts,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			p, err := g.compile(args[0])
 			if err != nil {
@@ -106,10 +109,11 @@ func newCompileCmd(g *globals) *cobra.Command {
 
 func newGraphCmd(g *globals) *cobra.Command {
 	return &cobra.Command{
-		Use:     "graph FILE",
-		Short:   "Print the metascript's DAG as Mermaid, grouped by agent, with runtimes",
-		Example: "  tars graph metascripts/examples/incident-triage.yaml > triage.mmd",
-		Args:    cobra.ExactArgs(1),
+		Use:               "graph FILE",
+		Short:             "Print the metascript's DAG as Mermaid, grouped by agent, with runtimes",
+		Example:           "  tars graph metascripts/examples/incident-triage.yaml > triage.mmd",
+		Args:              cobra.ExactArgs(1),
+		ValidArgsFunction: completeMetascripts,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			p, err := g.compile(args[0])
 			if err != nil {
@@ -140,10 +144,11 @@ at the top of a metascript after: tars schema > metascript.schema.json`,
 func newPlanCmd(g *globals) *cobra.Command {
 	var explain bool
 	c := &cobra.Command{
-		Use:     "plan FILE",
-		Short:   "Show each step's runtime chain and, with --explain, the pool it would go to now and why",
-		Example: "  tars plan metascripts/examples/incident-triage.yaml --explain",
-		Args:    cobra.ExactArgs(1),
+		Use:               "plan FILE",
+		Short:             "Show each step's runtime chain and, with --explain, the pool it would go to now and why",
+		Example:           "  tars plan metascripts/examples/incident-triage.yaml --explain",
+		Args:              cobra.ExactArgs(1),
+		ValidArgsFunction: completeMetascripts,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			p, err := g.compile(args[0])
 			if err != nil {
@@ -166,20 +171,17 @@ func newPlanCmd(g *globals) *cobra.Command {
 func (g *globals) livePools(ctx context.Context) (map[string]bool, error) {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	c, err := g.dial(ctx)
-	if err != nil {
-		return nil, err
-	}
-	defer c.Close()
 	queues := map[string]string{}
 	for _, rt := range plan.Runtimes {
 		queues[rt] = workflows.RuntimeQueue(g.queuePrefix, rt)
 	}
-	res, err := (&workers.Pollers{Client: c}).Pollers(ctx, workflows.PollersRequest{Queues: queues})
-	if err != nil {
-		return nil, err
-	}
-	return res.Live, nil
+	var live map[string]bool
+	err := g.withClient(ctx, func(c client.Client) error {
+		res, err := (&workers.Pollers{Client: c}).Pollers(ctx, workflows.PollersRequest{Queues: queues})
+		live = res.Live
+		return err
+	})
+	return live, err
 }
 
 // explainPlan prints, per step, its chain and routing decision. The

@@ -1,4 +1,8 @@
-package main
+// Package tracepage serves the TARS trace page: recent runs, and each run's
+// DAG grouped by agent, coloured by state and runtime, updated live. It
+// also holds what the page and the tars trace command share: fetching a
+// run's history and building its trace.
+package tracepage
 
 import (
 	"context"
@@ -20,16 +24,30 @@ import (
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 
+	"github.com/tars-engine/tars/internal/hostcheck"
 	"github.com/tars-engine/tars/workflows/trace"
 )
 
 // The page is three static files served from the binary: no build step, no
 // CDN (the machines it runs on may have no internet).
 //
-//go:embed tracepage/index.html tracepage/trace.css tracepage/trace.js
-var tracePageFiles embed.FS
+//go:embed static/index.html static/trace.css static/trace.js
+var staticFiles embed.FS
 
-func init() { startTracePage = startTracePageServer }
+// Options configures the page.
+type Options struct {
+	// Dial connects to the Temporal server; the page dials on first use,
+	// so it can start before the server is up.
+	Dial      func(context.Context) (client.Client, error)
+	Namespace string
+	Address   string // shown on the page
+	// UIBase is the Temporal Web UI's base URL for links ("" when none).
+	UIBase func() string
+	Logger *slog.Logger
+	// Hosts are the host names (besides localhost and the addresses the
+	// page listens on) that requests may name in their Host header.
+	Hosts []string
+}
 
 // tracePage serves the trace page and its JSON API:
 //
@@ -38,45 +56,74 @@ func init() { startTracePage = startTracePageServer }
 //	GET /api/runs/{id}    a run's trace, merged with its live state while it
 //	                      runs (?run_id= picks a run other than the latest)
 type tracePage struct {
-	g   *globals
+	o   Options
 	log *slog.Logger
+
+	routesOnce sync.Once
+	mux        http.Handler
 
 	mu     sync.Mutex
 	c      client.Client
 	closed map[string]*trace.Trace // traces of closed runs, by workflow id + run id
 }
 
-// startTracePageServer listens on ip:port (0: any free port) and serves the
-// page until stop is called. It dials the server on first use, so it can
-// start before the server is up.
-func startTracePageServer(g *globals, ip string, port int) (string, func(), error) {
+// Start listens on ip:port (0: any free port) and serves the page until
+// stop is called. Requests whose Host header names neither localhost, an
+// address the page listens on, nor one of o.Hosts are refused (403): a
+// DNS-rebinding page in a browser cannot read runs through it.
+func Start(ip string, port int, o Options) (string, func(), error) {
 	ln, err := net.Listen("tcp", net.JoinHostPort(ip, strconv.Itoa(port)))
 	if err != nil {
 		return "", nil, fmt.Errorf("trace page: %w (choose another port with --trace-port or --port)", err)
 	}
-	p := &tracePage{g: g, log: g.logger(), closed: map[string]*trace.Trace{}}
-	srv := &http.Server{Handler: p.routes(), ReadHeaderTimeout: 5 * time.Second}
+	srv := &http.Server{Handler: Handler(ip, o), ReadHeaderTimeout: 5 * time.Second}
+	log := o.Logger
+	if log == nil {
+		log = slog.Default()
+	}
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			p.log.Error("trace page stopped", "error", err)
+			log.Error("trace page stopped", "error", err)
 		}
 	}()
 	stop := func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
 		_ = srv.Shutdown(ctx)
-		p.mu.Lock()
-		if p.c != nil {
-			p.c.Close()
-			p.c = nil
+		if c, ok := srv.Handler.(*hostGuard).next.(interface{ close() }); ok {
+			c.close()
 		}
-		p.mu.Unlock()
 	}
 	return "http://" + ln.Addr().String(), stop, nil
 }
 
+// Handler is the page and its API behind the Host check, for a page
+// listening on ip.
+func Handler(ip string, o Options) http.Handler {
+	log := o.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	p := &tracePage{o: o, log: log, closed: map[string]*trace.Trace{}}
+	return &hostGuard{allow: hostcheck.Allowed(ip, o.Hosts), next: p}
+}
+
+func (p *tracePage) close() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.c != nil {
+		p.c.Close()
+		p.c = nil
+	}
+}
+
+func (p *tracePage) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	p.routesOnce.Do(func() { p.mux = p.routes() })
+	p.mux.ServeHTTP(w, r)
+}
+
 func (p *tracePage) routes() http.Handler {
-	static, _ := fs.Sub(tracePageFiles, "tracepage")
+	static, _ := fs.Sub(staticFiles, "static")
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "no-cache")
@@ -94,7 +141,7 @@ func (p *tracePage) client(ctx context.Context) (client.Client, error) {
 	if p.c != nil {
 		return p.c, nil
 	}
-	c, err := p.g.dial(ctx)
+	c, err := p.o.Dial(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -133,7 +180,7 @@ func (p *tracePage) listRuns(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	resp, err := c.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{
-		Namespace: p.g.namespace, PageSize: 100, Query: r.URL.Query().Get("q"),
+		Namespace: p.o.Namespace, PageSize: 100, Query: r.URL.Query().Get("q"),
 	})
 	if err != nil {
 		writeError(w, http.StatusBadGateway, err)
@@ -143,18 +190,18 @@ func (p *tracePage) listRuns(w http.ResponseWriter, r *http.Request) {
 	for _, e := range resp.GetExecutions() {
 		s := runSummary{
 			WorkflowID: e.GetExecution().GetWorkflowId(), RunID: e.GetExecution().GetRunId(), Type: e.GetType().GetName(),
-			Status: runStatus(e.GetStatus()), Start: e.GetStartTime().AsTime(), Parent: e.GetParentExecution().GetWorkflowId(),
+			Status: RunStatus(e.GetStatus()), Start: e.GetStartTime().AsTime(), Parent: e.GetParentExecution().GetWorkflowId(),
 		}
 		if e.GetCloseTime() != nil {
 			s.Close = e.GetCloseTime().AsTime()
 		}
 		runs = append(runs, s)
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"runs": runs, "namespace": p.g.namespace, "address": p.g.address})
+	writeJSON(w, http.StatusOK, map[string]any{"runs": runs, "namespace": p.o.Namespace, "address": p.o.Address})
 }
 
-// runStatus names a workflow status as the trace does.
-func runStatus(s enumspb.WorkflowExecutionStatus) string {
+// RunStatus names a workflow status as the trace does.
+func RunStatus(s enumspb.WorkflowExecutionStatus) string {
 	switch s {
 	case enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING:
 		return trace.RunRunning
@@ -183,8 +230,15 @@ type runLinks struct {
 }
 
 func (p *tracePage) links(wid, rid string) runLinks {
-	base := fmt.Sprintf("%s/namespaces/%s/workflows/%s/%s/history", strings.TrimRight(p.g.uiURL, "/"),
-		url.PathEscape(p.g.namespace), url.PathEscape(wid), url.PathEscape(rid))
+	ui := ""
+	if p.o.UIBase != nil {
+		ui = p.o.UIBase()
+	}
+	if ui == "" {
+		return runLinks{}
+	}
+	base := fmt.Sprintf("%s/namespaces/%s/workflows/%s/%s/history", strings.TrimRight(ui, "/"),
+		url.PathEscape(p.o.Namespace), url.PathEscape(wid), url.PathEscape(rid))
 	return runLinks{Run: base, Events: base + "/events/"}
 }
 
@@ -210,23 +264,23 @@ func (p *tracePage) getRun(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadGateway, err)
 		return
 	}
-	rh, err := fetchHistory(ctx, c, wid, rid)
+	rh, err := FetchHistory(ctx, c, wid, rid)
 	if err != nil {
 		writeError(w, http.StatusNotFound, err)
 		return
 	}
-	t, err := buildTrace(ctx, c, rh, false, 0)
+	t, err := BuildTrace(ctx, c, rh, false, 0)
 	if err != nil {
 		writeError(w, http.StatusUnprocessableEntity, err)
 		return
 	}
-	if !rh.open {
+	if !rh.Open {
 		p.mu.Lock()
 		if len(p.closed) >= 256 {
 			clear(p.closed) // simple bound; traces rebuild in milliseconds
 		}
-		p.closed[wid+"/"+rh.rid] = t
+		p.closed[wid+"/"+rh.RunID] = t
 		p.mu.Unlock()
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"trace": t, "ui": p.links(wid, rh.rid), "fetched_at": time.Now()})
+	writeJSON(w, http.StatusOK, map[string]any{"trace": t, "ui": p.links(wid, rh.RunID), "fetched_at": time.Now()})
 }
