@@ -48,7 +48,61 @@ func CompileFile(path string, o Options) (*plan.Plan, error) {
 // every fault found in one pass; it never returns a partial Plan.
 func Compile(path string, src []byte, o Options) (*plan.Plan, error) {
 	s := newSession(o)
-	return s.compile(path, src, nil)
+	p, err := s.compile(path, src, nil)
+	if err != nil {
+		return nil, err
+	}
+	return flattenChildren(path, p)
+}
+
+// MaxChildren bounds how many distinct metascripts one Plan may call,
+// directly or through its children.
+const MaxChildren = 256
+
+// flattenChildren gives the root every metascript it calls, directly or
+// through others, once, by name, and leaves the called Plans without
+// children of their own: a child run gets the root's table. Copying each
+// child into its caller instead made Plans grow exponentially with the
+// depth of calls (46 small files calling each other in pairs: 5.7 GB at
+// depth 18). The table is linear in the number of distinct metascripts,
+// and bounded by MaxChildren.
+func flattenChildren(path string, root *plan.Plan) (*plan.Plan, error) {
+	if len(root.Children) == 0 {
+		return root, nil
+	}
+	all := map[string]*plan.Plan{}
+	var walk func(p *plan.Plan) error
+	walk = func(p *plan.Plan) error {
+		for name, c := range p.Children {
+			if prev, seen := all[name]; seen {
+				if prev.SHA256 != c.SHA256 {
+					return Diagnostics{{File: path, Line: 1, Col: 1, Msg: fmt.Sprintf(
+						"two different metascripts named %q are called (%s and %s): a run's metascripts need distinct names", name, prev.Source, c.Source)}}
+				}
+				continue
+			}
+			if len(all) == MaxChildren {
+				return Diagnostics{{File: path, Line: 1, Col: 1, Msg: fmt.Sprintf(
+					"calls more than %d distinct metascripts (directly or through others)", MaxChildren)}}
+			}
+			all[name] = c
+			if err := walk(c); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if err := walk(root); err != nil {
+		return nil, err
+	}
+	out := *root
+	out.Children = make(map[string]*plan.Plan, len(all))
+	for name, c := range all {
+		cp := *c
+		cp.Children = nil
+		out.Children[name] = &cp
+	}
+	return &out, nil
 }
 
 func readSource(path string) ([]byte, error) {

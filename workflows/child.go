@@ -48,9 +48,27 @@ func (r *run) child(ctx workflow.Context, s *plan.Step, sc *scope, vars expr.Var
 		TypedSearchAttributes:    SearchAttributes(cp),
 	}
 	var res RunResult
+	if len(cp.Children) == 0 && calls(cp) {
+		// Plans compiled since flattening carry every called metascript
+		// once, in the root's table; the child gets that table. (Older
+		// Plans nest each child's children in it, and keep them.)
+		flat := *cp
+		flat.Children = r.p.Children
+		cp = &flat
+	}
 	child := RunInput{Plan: cp, Inputs: inputs, Options: r.in.Options}
 	if err := workflow.ExecuteChildWorkflow(workflow.WithChildOptions(ctx, opts), cp.Name, child).Get(ctx, &res); err != nil {
 		return nil, err
 	}
 	return normalize(map[string]any(res.Outputs)), nil
+}
+
+// calls reports whether p has a call step.
+func calls(p *plan.Plan) bool {
+	for i := range p.Steps {
+		if p.Steps[i].Kind == plan.KindCall {
+			return true
+		}
+	}
+	return false
 }
