@@ -17,6 +17,7 @@ import (
 	tlog "go.temporal.io/sdk/log"
 	"gopkg.in/yaml.v3"
 
+	"github.com/tars-engine/tars/workers"
 	"github.com/tars-engine/tars/workflows"
 )
 
@@ -38,6 +39,10 @@ type globals struct {
 	tlsServer   string
 	apiKey      string
 	logLevel    string
+	logFormat   string
+	// metrics, when set, receives the SDK's client and worker metrics of
+	// every client dial makes (tars dev and tars worker with --metrics-addr).
+	metrics *workers.Metrics
 }
 
 // fileConfig is the YAML config file's shape.
@@ -75,6 +80,7 @@ func (g *globals) register(root *cobra.Command) {
 	f.StringVar(&g.tlsServer, "tls-server-name", "", "server name for TLS (env TEMPORAL_TLS_SERVER_NAME)")
 	f.StringVar(&g.apiKey, "api-key", "", "API key (env TEMPORAL_API_KEY)")
 	f.StringVar(&g.logLevel, "log-level", "", "debug, info, warn or error (env TARS_LOG_LEVEL; default warn)")
+	f.StringVar(&g.logFormat, "log-format", "", "text (key=value) or json (one object a line; lines about a step carry run_id, step and runtime) (env TARS_LOG_FORMAT; default text)")
 	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error { return g.resolve() }
 }
 
@@ -119,6 +125,10 @@ func (g *globals) resolve() error {
 	pick(&g.guestsDir, "TARS_GUESTS", fc.Guests, existing("activities/hyperlight/guests/bin"))
 	pick(&g.apiKey, "TEMPORAL_API_KEY", fc.APIKey, "")
 	pick(&g.logLevel, "TARS_LOG_LEVEL", "", "warn")
+	pick(&g.logFormat, "TARS_LOG_FORMAT", "", "text")
+	if g.logFormat != "text" && g.logFormat != "json" {
+		return fmt.Errorf("--log-format %q: want text or json", g.logFormat)
+	}
 	if fc.TLS != nil {
 		pick(&g.tlsCert, "TEMPORAL_TLS_CLIENT_CERT_PATH", fc.TLS.Cert, "")
 		pick(&g.tlsKey, "TEMPORAL_TLS_CLIENT_KEY_PATH", fc.TLS.Key, "")
@@ -151,7 +161,12 @@ func existing(dir string) string {
 func (g *globals) logger() *slog.Logger {
 	var lvl slog.Level
 	_ = lvl.UnmarshalText([]byte(g.logLevel))
-	return slog.New(toolFailuresAsInfo{slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lvl})})
+	opts := &slog.HandlerOptions{Level: lvl}
+	var h slog.Handler = slog.NewTextHandler(os.Stderr, opts)
+	if g.logFormat == "json" {
+		h = slog.NewJSONHandler(os.Stderr, opts)
+	}
+	return slog.New(toolFailuresAsInfo{workers.StepAttrs(h)})
 }
 
 // toolFailuresAsInfo logs the SDK's "Activity error." records at Info: a
@@ -164,6 +179,11 @@ func (h toolFailuresAsInfo) Enabled(ctx context.Context, l slog.Level) bool {
 }
 
 func (h toolFailuresAsInfo) Handle(ctx context.Context, r slog.Record) error {
+	if r.Level == slog.LevelError && r.Message == "Activity error." && !isControlActivity(r) {
+		// The pool logs the same failure as "step call failed", with the
+		// run, step and runtime this line lacks.
+		return nil
+	}
 	if r.Level == slog.LevelError && r.Message == "Activity error." {
 		if !h.Handler.Enabled(ctx, slog.LevelInfo) {
 			return nil
@@ -171,6 +191,20 @@ func (h toolFailuresAsInfo) Handle(ctx context.Context, r slog.Record) error {
 		r.Level = slog.LevelInfo
 	}
 	return h.Handler.Handle(ctx, r)
+}
+
+// isControlActivity reports whether an SDK activity record is about the
+// interpreter's own control activity rather than a pool's tool call.
+func isControlActivity(r slog.Record) bool {
+	control := false
+	r.Attrs(func(a slog.Attr) bool {
+		if a.Key == "ActivityType" {
+			control = a.Value.String() == workflows.PollersActivity
+			return false
+		}
+		return true
+	})
+	return control
 }
 
 func (h toolFailuresAsInfo) WithAttrs(a []slog.Attr) slog.Handler {
@@ -187,6 +221,9 @@ func (g *globals) dial(ctx context.Context) (client.Client, error) {
 		HostPort:  g.address,
 		Namespace: g.namespace,
 		Logger:    tlog.NewStructuredLogger(g.logger()),
+	}
+	if g.metrics != nil {
+		opts.MetricsHandler = g.metrics.SDKHandler()
 	}
 	if g.apiKey != "" {
 		opts.Credentials = client.NewAPIKeyStaticCredentials(g.apiKey)
