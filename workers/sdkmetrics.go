@@ -56,7 +56,7 @@ var sdkTimerBuckets = []float64{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.
 func newSDKMetrics() *sdkMetrics { return &sdkMetrics{series: map[string]*sdkSeries{}} }
 
 // Handler returns the root client.MetricsHandler (no tags).
-func (m *sdkMetrics) Handler() client.MetricsHandler { return sdkHandler{m: m} }
+func (m *sdkMetrics) Handler() client.MetricsHandler { return m.handler(nil) }
 
 func (m *sdkMetrics) get(kind sdkKind, name string, tags map[string]string) *sdkSeries {
 	keys := slices.Sorted(maps.Keys(tags))
@@ -83,9 +83,17 @@ func (m *sdkMetrics) get(kind sdkKind, name string, tags map[string]string) *sdk
 	return s
 }
 
+// sdkHandler is the handler for one tag set. The SDK asks it for a metric
+// by name on every use, so it remembers the series it handed out, one map
+// per kind.
 type sdkHandler struct {
-	m    *sdkMetrics
-	tags map[string]string
+	m     *sdkMetrics
+	tags  map[string]string
+	cache *[3]sync.Map // by sdkKind: name → *sdkSeries
+}
+
+func (m *sdkMetrics) handler(tags map[string]string) sdkHandler {
+	return sdkHandler{m: m, tags: tags, cache: new([3]sync.Map)}
 }
 
 func (h sdkHandler) WithTags(tags map[string]string) client.MetricsHandler {
@@ -94,51 +102,48 @@ func (h sdkHandler) WithTags(tags map[string]string) client.MetricsHandler {
 		merged = map[string]string{}
 	}
 	maps.Copy(merged, tags)
-	return sdkHandler{m: h.m, tags: merged}
+	return h.m.handler(merged)
 }
 
-func (h sdkHandler) Counter(name string) client.MetricsCounter {
-	s := h.m.get(sdkCounter, name, h.tags)
-	return counterFunc(func(d int64) {
-		s.mu.Lock()
-		s.value += float64(d)
-		s.mu.Unlock()
-	})
+func (h sdkHandler) series(kind sdkKind, name string) *sdkSeries {
+	if s, ok := h.cache[kind].Load(name); ok {
+		return s.(*sdkSeries)
+	}
+	s := h.m.get(kind, name, h.tags)
+	h.cache[kind].Store(name, s)
+	return s
 }
 
-func (h sdkHandler) Gauge(name string) client.MetricsGauge {
-	s := h.m.get(sdkGauge, name, h.tags)
-	return gaugeFunc(func(v float64) {
-		s.mu.Lock()
-		s.value = v
-		s.mu.Unlock()
-	})
+func (h sdkHandler) Counter(name string) client.MetricsCounter { return h.series(sdkCounter, name) }
+func (h sdkHandler) Gauge(name string) client.MetricsGauge     { return h.series(sdkGauge, name) }
+func (h sdkHandler) Timer(name string) client.MetricsTimer     { return h.series(sdkTimer, name) }
+
+// Inc adds to a counter.
+func (s *sdkSeries) Inc(d int64) {
+	s.mu.Lock()
+	s.value += float64(d)
+	s.mu.Unlock()
 }
 
-func (h sdkHandler) Timer(name string) client.MetricsTimer {
-	s := h.m.get(sdkTimer, name, h.tags)
-	return timerFunc(func(d time.Duration) {
-		sec := d.Seconds()
-		i := sort.SearchFloat64s(sdkTimerBuckets, sec)
-		s.mu.Lock()
-		if i < len(s.buckets) {
-			s.buckets[i]++
-		}
-		s.count++
-		s.sum += sec
-		s.mu.Unlock()
-	})
+// Update sets a gauge.
+func (s *sdkSeries) Update(v float64) {
+	s.mu.Lock()
+	s.value = v
+	s.mu.Unlock()
 }
 
-type (
-	counterFunc func(int64)
-	gaugeFunc   func(float64)
-	timerFunc   func(time.Duration)
-)
-
-func (f counterFunc) Inc(d int64)          { f(d) }
-func (f gaugeFunc) Update(v float64)       { f(v) }
-func (f timerFunc) Record(d time.Duration) { f(d) }
+// Record adds a duration to a timer's histogram.
+func (s *sdkSeries) Record(d time.Duration) {
+	sec := d.Seconds()
+	i := sort.SearchFloat64s(sdkTimerBuckets, sec)
+	s.mu.Lock()
+	if i < len(s.buckets) {
+		s.buckets[i]++
+	}
+	s.count++
+	s.sum += sec
+	s.mu.Unlock()
+}
 
 // Describe sends nothing: the SDK creates series as it goes, so this is an
 // unchecked collector.
