@@ -200,12 +200,13 @@ func (p *Pool) activity(ctx context.Context, args converter.EncodedValues) (acti
 		call.Tool = name
 	}
 	call.Runtime = p.Runner.Runtime()
-	if call.RunID == "" {
-		call.RunID = info.WorkflowExecution.ID
+	runID := call.RunID
+	if runID == "" {
+		runID = info.WorkflowExecution.ID
 	}
 	// Every line about a step names its run, step and runtime, so that one
 	// filter on a log store finds all of a step's lines.
-	attrs := []slog.Attr{slog.String("run_id", call.RunID), slog.String("step", call.Step), slog.String("runtime", call.Runtime),
+	attrs := []slog.Attr{slog.String("run_id", runID), slog.String("step", call.Step), slog.String("runtime", call.Runtime),
 		slog.String("tool", call.Tool), slog.Int("attempt", int(info.Attempt))}
 	if call.Item != 0 {
 		attrs = append(attrs, slog.Int("item", call.Item))

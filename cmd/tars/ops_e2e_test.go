@@ -265,3 +265,36 @@ func TestDevMetricsIncludeServer(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, http.StatusOK, code, body)
 }
+
+// tars worker --target takes pools, capacity and queue prefix from the
+// deployment.yaml of --configs; an unknown target is an error naming the
+// targets there.
+func TestWorkerTarget(t *testing.T) {
+	srv := sharedServer(t)
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(dir+"/deployment.yaml", []byte(`queue_prefix: opsdefault
+targets:
+  - id: small
+    kind: service
+    queue_prefix: opstarget
+    pools:
+      native: {capacity: 3}
+    resources: {cpu: "1", memory_mib: 512}
+`), 0o644))
+	addr := freeAddr(t)
+	cmd, stdout, stderr := startTars(t, fmt.Sprintf("worker --address %s --configs %s --target small --no-workflows --metrics-addr %s",
+		srv.FrontendAddress(), dir, addr))
+	require.Eventually(t, func() bool { return strings.Contains(stdout.String(), "tars worker serving") },
+		30*time.Second, 50*time.Millisecond, "%s %s", stdout, stderr)
+	assert.Contains(t, stdout.String(), "serving native on")
+	assert.Contains(t, stdout.String(), "(queues opstarget.*)")
+	assert.Equal(t, 3.0, value(scrape(t, addr), "tars_pool_capacity", map[string]string{"runtime": "native"}))
+	require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
+	require.NoError(t, cmd.Wait())
+
+	bad := exec.Command(os.Args[0], "-test.run=^$")
+	bad.Env = append(os.Environ(), fmt.Sprintf("TARS_TEST_AS_MAIN=worker --address %s --configs %s --target big", srv.FrontendAddress(), dir))
+	out, err := bad.CombinedOutput()
+	require.Error(t, err)
+	assert.Contains(t, string(out), `--target "big": no such target in `+dir+"/deployment.yaml (targets: small)")
+}
