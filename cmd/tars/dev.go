@@ -58,9 +58,13 @@ func newDevCmd(g *globals) *cobra.Command {
 		Long: `Starts, in one process: a real Temporal server (SQLite; in memory unless --db),
 the Temporal Web UI, the TARS trace page, the interpreter worker and a worker
 for every pool this machine can serve (see tars env), or those in --pools.
-Ready within seconds; stop with Ctrl-C. With --db FILE, runs survive a restart.`,
+Ready within seconds; stop with Ctrl-C. With --db FILE, runs survive a restart.
+
+With --metrics-addr, serves Prometheus /metrics (the server's own series, the
+SDK's worker and client series, each pool's), /livez and /readyz.`,
 		Example: `  tars dev
-  tars dev --db ~/.tars/dev.db --pools native,wasm`,
+  tars dev --db ~/.tars/dev.db --pools native,wasm
+  tars dev --metrics-addr 127.0.0.1:9090`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
