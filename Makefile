@@ -14,7 +14,13 @@ EXAMPLE   ?= metascripts/examples/release-notes.yaml
 EXAMPLE_ARGS ?= --input release=v1.4.0
 endif
 
-.PHONY: all build demo dev test test-short fuzz bench guests deps-test vet fmt clean
+PREFIX    ?= /usr/local
+SYSCONFDIR ?= /etc
+SYSTEMDDIR ?= /etc/systemd/system
+# Platforms `make cross` builds for (CGO_ENABLED=0: one static binary each).
+CROSS     ?= linux/amd64 linux/arm64 darwin/arm64 windows/amd64
+
+.PHONY: all build demo dev test test-short fuzz bench guests deps-test vet fmt clean install cross
 
 all: build
 
@@ -62,6 +68,28 @@ guests:
 
 vet:
 	$(GO) vet $(PKGS)
+
+# Installs the worker as a systemd service: the binary, the unit (its paths
+# rewritten for PREFIX and SYSCONFDIR) and, unless one exists, the settings
+# file it reads. Run `make build` first; DESTDIR stages into a directory.
+install:
+	@test -x $(BIN) || { echo "make install: no $(BIN); run make build first" >&2; exit 1; }
+	install -D -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/tars
+	sed -e 's|/usr/local/bin/tars|$(PREFIX)/bin/tars|g' -e 's|/etc/tars/|$(SYSCONFDIR)/tars/|g' \
+		configs/deploy/tars-worker.service > tars-worker.service.tmp
+	install -D -m 0644 tars-worker.service.tmp $(DESTDIR)$(SYSTEMDDIR)/tars-worker.service
+	rm -f tars-worker.service.tmp
+	test -e $(DESTDIR)$(SYSCONFDIR)/tars/tars-worker.env || \
+		install -D -m 0640 configs/deploy/tars-worker.env $(DESTDIR)$(SYSCONFDIR)/tars/tars-worker.env
+	@echo "installed; now: systemctl daemon-reload && systemctl enable --now tars-worker"
+
+# Builds tars for every platform in CROSS into bin/<os>-<arch>/.
+cross:
+	@for p in $(CROSS); do \
+		os=$${p%/*}; arch=$${p#*/}; ext=; [ $$os = windows ] && ext=.exe; \
+		echo "GOOS=$$os GOARCH=$$arch go build ./cmd/tars"; \
+		CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch $(GO) build -trimpath -o bin/$$os-$$arch/tars$$ext ./cmd/tars || exit 1; \
+	done
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')

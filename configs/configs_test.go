@@ -27,7 +27,7 @@ func TestDefault(t *testing.T) {
 		assert.NotNil(t, dept, id)
 	}
 	assert.Equal(t, "echo", c.Models["default"].Provider)
-	assert.Len(t, c.Deployment.Targets, 5)
+	assert.Len(t, c.Deployment.Targets, 7)
 	assert.Equal(t, "tars", c.Deployment.QueuePrefix)
 }
 
@@ -84,16 +84,16 @@ departments:
 	assert.Equal(t, []string{"cuda", "native"}, chain("c"), "parent department")
 	assert.Equal(t, []string{"native", "wasm"}, chain("d"), "tree defaults, outside the tree")
 	// deployment.yaml was missing: the default is used.
-	assert.Len(t, c.Deployment.Targets, 5)
+	assert.Len(t, c.Deployment.Targets, 7)
 }
 
 func TestDeployment(t *testing.T) {
 	d := Default().Deployment
-	k := d.Target("kubernetes")
+	k := d.Target("tars-cuda")
 	require.NotNil(t, k)
 	assert.Equal(t, KindKubernetes, k.Kind)
-	assert.Equal(t, 3, k.Replicas)
-	assert.Equal(t, []string{"native", "wasm", "cuda"}, k.Runtimes())
+	assert.Equal(t, 1, k.Replicas)
+	assert.Equal(t, []string{"cuda"}, k.Runtimes())
 	assert.Equal(t, "tars.cuda", d.Queue(k, "cuda"))
 	h := d.Target("hyperlight")
 	assert.True(t, h.Resources.KVM)

@@ -30,6 +30,19 @@ type Options struct {
 	Runners  []activities.Runner
 	Identity string
 	Logger   *slog.Logger
+	// Metrics, when set, receives each pool's figures. The SDK's own
+	// metrics come through the client (client.Options.MetricsHandler =
+	// Metrics.SDKHandler()).
+	Metrics *Metrics
+	// Health, when set, turns ready once every worker polls and not ready
+	// as soon as Stop begins.
+	Health *Health
+	// Capacity overrides a runner's own capacity per runtime (from a
+	// deployment target); 0 or absent keeps the runner's.
+	Capacity map[string]int
+	// StopTimeout is how long Stop lets running calls finish after polling
+	// stops; calls still running then are cancelled. 0 cancels them at once.
+	StopTimeout time.Duration
 }
 
 // Host runs Temporal workers until Stop.
@@ -37,6 +50,7 @@ type Host struct {
 	workers []worker.Worker
 	pools   []*Pool
 	runners []activities.Runner
+	health  *Health
 	stopped sync.Once
 }
 
@@ -52,17 +66,28 @@ func Start(o Options) (*Host, error) {
 		host, _ := os.Hostname()
 		o.Identity = fmt.Sprintf("tars@%s:%d", host, os.Getpid())
 	}
-	h := &Host{runners: o.Runners}
+	h := &Host{runners: o.Runners, health: o.Health}
 	if o.Workflows {
-		w := worker.New(o.Client, workflows.WorkflowQueue(o.QueuePrefix), WorkflowWorkerOptions(o.Identity))
+		wo := WorkflowWorkerOptions(o.Identity)
+		wo.WorkerStopTimeout = o.StopTimeout
+		w := worker.New(o.Client, workflows.WorkflowQueue(o.QueuePrefix), wo)
 		w.RegisterDynamicWorkflow(workflows.Interpreter, workflow.DynamicRegisterOptions{})
 		ctl := &Pollers{Client: o.Client}
 		w.RegisterActivityWithOptions(ctl.Pollers, activity.RegisterOptions{Name: workflows.PollersActivity})
 		h.workers = append(h.workers, w)
 	}
 	for _, r := range o.Runners {
-		p := &Pool{Runner: r, logger: o.Logger}
-		w := worker.New(o.Client, workflows.RuntimeQueue(o.QueuePrefix, r.Runtime()), PoolWorkerOptions(o.Identity+"/"+r.Runtime(), r.Capacity()))
+		capacity := r.Capacity()
+		if n := o.Capacity[r.Runtime()]; n > 0 {
+			capacity = n
+		}
+		p := &Pool{Runner: r, logger: o.Logger, metrics: o.Metrics, capacity: capacity}
+		if o.Metrics != nil {
+			o.Metrics.addPool(r, capacity)
+		}
+		po := PoolWorkerOptions(o.Identity+"/"+r.Runtime(), capacity)
+		po.WorkerStopTimeout = o.StopTimeout
+		w := worker.New(o.Client, workflows.RuntimeQueue(o.QueuePrefix, r.Runtime()), po)
 		w.RegisterDynamicActivity(p.activity, activity.DynamicRegisterOptions{})
 		h.pools = append(h.pools, p)
 		h.workers = append(h.workers, w)
@@ -74,6 +99,9 @@ func Start(o Options) (*Host, error) {
 			}
 			return nil, fmt.Errorf("start worker: %w", err)
 		}
+	}
+	if h.health != nil {
+		h.health.SetReady(true)
 	}
 	return h, nil
 }
@@ -115,10 +143,14 @@ const maxPoolPollers = 32
 // Pools returns the pools this host serves.
 func (h *Host) Pools() []*Pool { return h.pools }
 
-// Stop stops every worker (waiting for running activities to finish or be
-// cancelled) and closes the runners.
+// Stop marks the host not ready, stops polling, lets running activities
+// finish for up to Options.StopTimeout (then cancels them), and closes the
+// runners.
 func (h *Host) Stop() {
 	h.stopped.Do(func() {
+		if h.health != nil {
+			h.health.Drain()
+		}
 		var wg sync.WaitGroup
 		for _, w := range h.workers {
 			wg.Add(1)
@@ -133,8 +165,11 @@ func (h *Host) Stop() {
 
 // Pool serves one Runner's tools as dynamic activities and counts calls.
 type Pool struct {
-	Runner activities.Runner
-	logger *slog.Logger
+	Runner   activities.Runner
+	logger   *slog.Logger
+	metrics  *Metrics
+	capacity int
+	running  atomic.Int64
 
 	calls, failures atomic.Int64
 	busyNanos       atomic.Int64
@@ -152,7 +187,7 @@ type PoolStats struct {
 // Stats returns the pool's figures so far.
 func (p *Pool) Stats() PoolStats {
 	return PoolStats{Runtime: p.Runner.Runtime(), Calls: p.calls.Load(), Failures: p.failures.Load(),
-		Busy: time.Duration(p.busyNanos.Load()), Capacity: p.Runner.Capacity()}
+		Busy: time.Duration(p.busyNanos.Load()), Capacity: p.capacity}
 }
 
 func (p *Pool) activity(ctx context.Context, args converter.EncodedValues) (activities.Result, error) {
@@ -165,18 +200,49 @@ func (p *Pool) activity(ctx context.Context, args converter.EncodedValues) (acti
 		call.Tool = name
 	}
 	call.Runtime = p.Runner.Runtime()
+	runID := call.RunID
+	if runID == "" {
+		runID = info.WorkflowExecution.ID
+	}
+	// Every line about a step names its run, step and runtime, so that one
+	// filter on a log store finds all of a step's lines.
+	attrs := []slog.Attr{slog.String("run_id", runID), slog.String("step", call.Step), slog.String("runtime", call.Runtime),
+		slog.String("tool", call.Tool), slog.Int("attempt", int(info.Attempt))}
+	if call.Item != 0 {
+		attrs = append(attrs, slog.Int("item", call.Item))
+	}
+	ctx = withStep(ctx, attrs)
+	log := slog.New(p.logger.Handler().WithAttrs(attrs))
+	log.Debug("step call started")
+	if p.metrics != nil {
+		p.metrics.inFlight.WithLabelValues(call.Runtime).Inc()
+	}
+	p.running.Add(1)
 	start := time.Now()
 	stop := heartbeat(ctx)
 	res, err := p.Runner.Run(ctx, call)
 	stop()
-	p.busyNanos.Add(int64(time.Since(start)))
+	took := time.Since(start)
+	p.running.Add(-1)
+	p.busyNanos.Add(int64(took))
 	p.calls.Add(1)
+	if p.metrics != nil {
+		p.metrics.inFlight.WithLabelValues(call.Runtime).Dec()
+		p.metrics.observe(call, took, res, err)
+	}
 	if err != nil {
 		p.failures.Add(1)
-		activity.GetLogger(ctx).Debug("tool failed", "tool", call.Tool, "step", call.Step, "error", err)
+		// Info, not Error: a tool that fails is the metascript's business
+		// (retries, on_error), not a fault of the worker.
+		log.Info("step call failed", "duration", took, "kind", faultKind(err), "error", err)
+	} else {
+		log.Debug("step call finished", "duration", took)
 	}
 	return res, err
 }
+
+// Running is how many calls the pool is running now.
+func (p *Pool) Running() int { return int(p.running.Load()) }
 
 // heartbeat records activity heartbeats while a tool runs, for every
 // runtime. Temporal delivers a cancellation to an activity only in the

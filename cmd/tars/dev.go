@@ -6,12 +6,15 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 	enumspb "go.temporal.io/api/enums/v1"
 
+	"github.com/tars-engine/tars/configs"
 	"github.com/tars-engine/tars/internal/devserver"
 	"github.com/tars-engine/tars/workers"
 	"github.com/tars-engine/tars/workflows"
@@ -30,6 +33,24 @@ type devFlags struct {
 	run       string
 	exit      bool
 	runFlags  runFlags
+	ops       opsFlags
+}
+
+// opsFlags are the operator's settings shared by tars dev and tars worker.
+type opsFlags struct {
+	metricsAddr string
+	grace       time.Duration
+}
+
+func (o *opsFlags) register(c *cobra.Command) {
+	c.Flags().StringVar(&o.metricsAddr, "metrics-addr", "", "serve Prometheus /metrics, /livez and /readyz on this host:port, e.g. :9090 (env TARS_METRICS_ADDR; default: none)")
+	c.Flags().DurationVar(&o.grace, "shutdown-grace", 30*time.Second, "on SIGTERM or Ctrl-C: stop polling, then let running steps finish for this long before cancelling them")
+}
+
+func (o *opsFlags) resolve() {
+	if o.metricsAddr == "" {
+		o.metricsAddr = os.Getenv("TARS_METRICS_ADDR")
+	}
 }
 
 func newDevCmd(g *globals) *cobra.Command {
@@ -40,9 +61,13 @@ func newDevCmd(g *globals) *cobra.Command {
 		Long: `Starts, in one process: a real Temporal server (SQLite; in memory unless --db),
 the Temporal Web UI, the TARS trace page, the interpreter worker and a worker
 for every pool this machine can serve (see tars env), or those in --pools.
-Ready within seconds; stop with Ctrl-C. With --db FILE, runs survive a restart.`,
+Ready within seconds; stop with Ctrl-C. With --db FILE, runs survive a restart.
+
+With --metrics-addr, serves Prometheus /metrics (the server's own series, the
+SDK's worker and client series, each pool's), /livez and /readyz.`,
 		Example: `  tars dev
-  tars dev --db ~/.tars/dev.db --pools native,wasm`,
+  tars dev --db ~/.tars/dev.db --pools native,wasm
+  tars dev --metrics-addr 127.0.0.1:9090`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
@@ -67,6 +92,9 @@ Ready within seconds; stop with Ctrl-C. With --db FILE, runs survive a restart.`
 			fmt.Fprintf(out, "  pools     %s\n", strings.Join(d.pools, ", "))
 			if f.db != "" {
 				fmt.Fprintf(out, "  database  %s\n", f.db)
+			}
+			if d.ops != nil {
+				fmt.Fprintf(out, "  metrics   http://%s/metrics (and /livez, /readyz)\n", d.ops.Addr())
 			}
 			if f.run != "" {
 				if p, err := g.compile(f.run); err == nil {
@@ -100,6 +128,7 @@ Ready within seconds; stop with Ctrl-C. With --db FILE, runs survive a restart.`
 	c.Flags().StringVar(&f.run, "run", "", "once ready, run this metascript, follow it and print its outputs")
 	c.Flags().BoolVar(&f.exit, "exit", false, "with --run: stop after the run instead of serving on")
 	c.Flags().StringArrayVarP(&f.runFlags.inputs, "input", "i", nil, "with --run: input as name=value (repeatable)")
+	f.ops.register(c)
 	return c
 }
 
@@ -108,6 +137,7 @@ type devProcess struct {
 	host     *workers.Host
 	pools    []string
 	traceURL string
+	ops      *workers.OpsServer
 	closers  []func()
 }
 
@@ -132,6 +162,7 @@ func searchAttributes() map[string]enumspb.IndexedValueType {
 
 func startDev(ctx context.Context, g *globals, f devFlags) (*devProcess, error) {
 	d := &devProcess{}
+	f.ops.resolve()
 	srv, err := devserver.Start(ctx, devserver.Options{
 		IP: f.ip, Port: f.port, UIPort: f.uiPort, HTTPPort: f.httpPort, DBFile: f.db,
 		Namespace:        g.namespace,
@@ -139,12 +170,26 @@ func startDev(ctx context.Context, g *globals, f devFlags) (*devProcess, error) 
 		Tuned:            !f.untuned,
 		Logger:           g.logger(),
 		LogLevel:         g.logLevel,
+		Metrics:          f.ops.metricsAddr != "",
 	})
 	if err != nil {
 		return nil, err
 	}
 	d.srv = srv
 	d.closers = append(d.closers, func() { _ = srv.Stop() })
+	var health *workers.Health
+	if f.ops.metricsAddr != "" {
+		g.metrics = workers.NewMetrics()
+		g.metrics.Add(workers.Scraped(srv.MetricsURL()))
+		health = &workers.Health{}
+		ops, err := workers.ServeOps(f.ops.metricsAddr, g.metrics, health, g.logger())
+		if err != nil {
+			d.stop()
+			return nil, err
+		}
+		d.ops = ops
+		d.closers = append(d.closers, func() { _ = ops.Close() })
+	}
 	g.address = srv.FrontendAddress()
 	if ui := srv.UIAddress(); ui != "" {
 		g.uiURL = ui
@@ -154,7 +199,7 @@ func startDev(ctx context.Context, g *globals, f devFlags) (*devProcess, error) 
 		d.stop()
 		return nil, err
 	}
-	host, err := g.serve(ctx, names, true)
+	host, err := g.serveWith(ctx, serveOptions{pools: names, workflows: true, health: health, grace: f.ops.grace})
 	if err != nil {
 		d.stop()
 		return nil, err
@@ -179,17 +224,37 @@ func startDev(ctx context.Context, g *globals, f devFlags) (*devProcess, error) 
 	return d, nil
 }
 
-// serve starts the interpreter (when workflows) and the named pools.
+// serveOptions say what serve starts.
+type serveOptions struct {
+	pools     []string
+	workflows bool           // also the interpreter
+	capacity  map[string]int // per pool, from a deployment target; 0 or absent: the runner's own
+	health    *workers.Health
+	grace     time.Duration // Host.Stop lets running calls finish this long
+}
+
+// serve starts the interpreter (when wf) and the named pools.
 func (g *globals) serve(ctx context.Context, pools []string, wf bool) (*workers.Host, error) {
-	runners, err := workers.Build(pools, g.poolConfig())
+	return g.serveWith(ctx, serveOptions{pools: pools, workflows: wf})
+}
+
+// serveWith starts what o says.
+func (g *globals) serveWith(ctx context.Context, o serveOptions) (*workers.Host, error) {
+	runners, err := workers.Build(o.pools, g.poolConfig())
 	if err != nil {
 		return nil, err
 	}
 	c, err := g.dial(ctx)
 	if err != nil {
+		for _, r := range runners {
+			_ = r.Close()
+		}
 		return nil, err
 	}
-	h, err := workers.Start(workers.Options{Client: c, QueuePrefix: g.queuePrefix, Workflows: wf, Runners: runners, Logger: g.logger()})
+	h, err := workers.Start(workers.Options{
+		Client: c, QueuePrefix: g.queuePrefix, Workflows: o.workflows, Runners: runners, Logger: g.logger(),
+		Metrics: g.metrics, Health: o.health, StopTimeout: o.grace, Capacity: o.capacity,
+	})
 	if err != nil {
 		c.Close()
 		return nil, err
@@ -206,38 +271,93 @@ func (g *globals) poolConfig() workers.PoolConfig {
 }
 
 func newWorkerCmd(g *globals) *cobra.Command {
-	var pools string
-	var noWorkflows bool
+	var (
+		pools       string
+		target      string
+		noWorkflows bool
+		ops         opsFlags
+	)
 	c := &cobra.Command{
 		Use:   "worker",
 		Short: "Serve pools (and the interpreter) against a Temporal server started elsewhere",
 		Long: `Runs the interpreter worker on <prefix>.workflows and one worker per pool on
 <prefix>.<runtime>, against the server at --address. Run it on as many machines
 as you like: a run's steps go to whichever machine serves their runtime. With
-no --pools, serves every pool this machine can serve (see tars env).`,
+no --pools and no --target, serves every pool this machine can serve (see
+tars env).
+
+--target NAME takes the pools, their capacity and the queue prefix from that
+target in deployment.yaml (the --configs directory, or the built-in one);
+--pools and --queue-prefix given as well win over it.
+
+With --metrics-addr, serves Prometheus metrics at /metrics (the SDK's worker
+and client series, each pool's calls, latencies and faults, and what the
+runtimes did), /livez (200 while the process runs) and /readyz (200 once
+every worker polls; 503 from the first stop signal on).
+
+On SIGTERM or Ctrl-C: /readyz turns 503, polling stops, running steps get
+--shutdown-grace to finish (then they are cancelled and Temporal retries
+them elsewhere), and the process exits 0.`,
 		Example: `  tars worker --address temporal.internal:7233 --pools wasm,hyperlight
-  tars worker --pools native --no-workflows`,
+  tars worker --pools native --no-workflows --metrics-addr :9090
+  tars worker --configs /etc/tars --target hyperlight --shutdown-grace 2m`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
+			ops.resolve()
+			so := serveOptions{workflows: !noWorkflows, grace: ops.grace}
+			if target != "" {
+				t, prefix, err := g.deploymentTarget(target)
+				if err != nil {
+					return err
+				}
+				if pools == "" {
+					pools = strings.Join(t.Runtimes(), ",")
+				}
+				if !cmd.Flags().Changed("queue-prefix") && os.Getenv("TARS_QUEUE_PREFIX") == "" {
+					g.queuePrefix = prefix
+				}
+				so.capacity = map[string]int{}
+				for _, p := range t.Pools {
+					so.capacity[p.Runtime] = p.Capacity
+				}
+			}
 			names, err := g.poolNames(pools)
 			if err != nil {
 				return err
 			}
-			h, err := g.serve(ctx, names, !noWorkflows)
+			so.pools = names
+			var srv *workers.OpsServer
+			if ops.metricsAddr != "" {
+				g.metrics = workers.NewMetrics()
+				so.health = &workers.Health{}
+				srv, err = workers.ServeOps(ops.metricsAddr, g.metrics, so.health, g.logger())
+				if err != nil {
+					return err
+				}
+				defer srv.Close()
+			}
+			h, err := g.serveWith(ctx, so)
 			if err != nil {
 				return err
 			}
-			defer h.Stop()
-			fmt.Fprintf(cmd.OutOrStdout(), "tars worker serving %s on %s (queues %s.*)\n", strings.Join(names, ", "), g.address, g.queuePrefix)
+			out := cmd.OutOrStdout()
+			fmt.Fprintf(out, "tars worker serving %s on %s (queues %s.*)\n", strings.Join(names, ", "), g.address, g.queuePrefix)
+			if srv != nil {
+				fmt.Fprintf(out, "  metrics   http://%s/metrics (and /livez, /readyz)\n", srv.Addr())
+			}
 			<-ctx.Done()
-			fmt.Fprintln(cmd.OutOrStdout(), "stopping: running steps finish or are cancelled")
+			fmt.Fprintf(out, "stopping: polling stopped; running steps have %s to finish\n", ops.grace)
+			h.Stop()
+			fmt.Fprintln(out, "stopped")
 			return nil
 		},
 	}
 	c.Flags().StringVar(&pools, "pools", "", "comma-separated pools: native, wasm, hyperlight, cuda (default: every pool this machine can serve)")
+	c.Flags().StringVar(&target, "target", "", "take pools, capacity and queue prefix from this target of deployment.yaml")
 	c.Flags().BoolVar(&noWorkflows, "no-workflows", false, "do not serve the interpreter workflow")
+	ops.register(c)
 	return c
 }
 
@@ -250,4 +370,32 @@ func listenDesc(ip, dial string) string {
 		return fmt.Sprintf("%s (every interface; from this machine %s)", net.JoinHostPort(ip, port), dial)
 	}
 	return dial
+}
+
+// deploymentTarget finds a target in the deployment config (the --configs
+// directory's deployment.yaml, or the built-in one) and its queue prefix.
+func (g *globals) deploymentTarget(id string) (*configs.Target, string, error) {
+	cfg := configs.Default()
+	where := "the built-in deployment.yaml"
+	if g.configsDir != "" {
+		var err error
+		if cfg, err = configs.Load(g.configsDir); err != nil {
+			return nil, "", err
+		}
+		where = filepath.Join(g.configsDir, configs.DeploymentFile)
+	}
+	d := &cfg.Deployment
+	t := d.Target(id)
+	if t == nil {
+		var ids []string
+		for _, t := range d.Targets {
+			ids = append(ids, t.ID)
+		}
+		return nil, "", fmt.Errorf("--target %q: no such target in %s (targets: %s)", id, where, strings.Join(ids, ", "))
+	}
+	prefix := t.QueuePrefix
+	if prefix == "" {
+		prefix = d.QueuePrefix
+	}
+	return t, prefix, nil
 }

@@ -16,6 +16,7 @@ import (
 	tlog "go.temporal.io/sdk/log"
 	"gopkg.in/yaml.v3"
 
+	"github.com/tars-engine/tars/workers"
 	"github.com/tars-engine/tars/workflows"
 )
 
@@ -42,6 +43,10 @@ type globals struct {
 	apiKey      string
 	grpcMeta    []string
 	logLevel    string
+	logFormat   string
+	// metrics, when set, receives the SDK's client and worker metrics of
+	// every client dial makes (tars dev and tars worker with --metrics-addr).
+	metrics *workers.Metrics
 
 	// conn is the resolved connection profile. dial uses it with address
 	// and namespace, which a command may still change after resolve (tars
@@ -87,6 +92,7 @@ func (g *globals) register(root *cobra.Command) {
 	f.StringVar(&g.apiKey, "api-key", "", "API key (env TEMPORAL_API_KEY)")
 	f.StringArrayVar(&g.grpcMeta, "grpc-meta", nil, "gRPC metadata sent with every request, KEY=VALUE (repeatable; env TEMPORAL_GRPC_META_<KEY>)")
 	f.StringVar(&g.logLevel, "log-level", "", "debug, info, warn or error (env TARS_LOG_LEVEL; default warn)")
+	f.StringVar(&g.logFormat, "log-format", "", "text (key=value) or json (one object a line; lines about a step carry run_id, step and runtime) (env TARS_LOG_FORMAT; default text)")
 	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error { return g.resolve() }
 }
 
@@ -131,6 +137,10 @@ func (g *globals) resolve() error {
 	pick(&g.modulesDir, "TARS_MODULES", fc.Modules, existing("activities/wasm/guests/bin"))
 	pick(&g.guestsDir, "TARS_GUESTS", fc.Guests, existing("activities/hyperlight/guests/bin"))
 	pick(&g.logLevel, "TARS_LOG_LEVEL", "", "warn")
+	pick(&g.logFormat, "TARS_LOG_FORMAT", "", "text")
+	if g.logFormat != "text" && g.logFormat != "json" {
+		return fmt.Errorf("--log-format %q: want text or json", g.logFormat)
+	}
 	return nil
 }
 
@@ -225,7 +235,12 @@ func existing(dir string) string {
 func (g *globals) logger() *slog.Logger {
 	var lvl slog.Level
 	_ = lvl.UnmarshalText([]byte(g.logLevel))
-	return slog.New(toolFailuresAsInfo{slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lvl})})
+	opts := &slog.HandlerOptions{Level: lvl}
+	var h slog.Handler = slog.NewTextHandler(os.Stderr, opts)
+	if g.logFormat == "json" {
+		h = slog.NewJSONHandler(os.Stderr, opts)
+	}
+	return slog.New(toolFailuresAsInfo{workers.StepAttrs(h)})
 }
 
 // toolFailuresAsInfo logs the SDK's "Activity error." records at Info: a
@@ -238,6 +253,11 @@ func (h toolFailuresAsInfo) Enabled(ctx context.Context, l slog.Level) bool {
 }
 
 func (h toolFailuresAsInfo) Handle(ctx context.Context, r slog.Record) error {
+	if r.Level == slog.LevelError && r.Message == "Activity error." && !isControlActivity(r) {
+		// The pool logs the same failure as "step call failed", with the
+		// run, step and runtime this line lacks.
+		return nil
+	}
 	if r.Level == slog.LevelError && r.Message == "Activity error." {
 		if !h.Handler.Enabled(ctx, slog.LevelInfo) {
 			return nil
@@ -245,6 +265,20 @@ func (h toolFailuresAsInfo) Handle(ctx context.Context, r slog.Record) error {
 		r.Level = slog.LevelInfo
 	}
 	return h.Handler.Handle(ctx, r)
+}
+
+// isControlActivity reports whether an SDK activity record is about the
+// interpreter's own control activity rather than a pool's tool call.
+func isControlActivity(r slog.Record) bool {
+	control := false
+	r.Attrs(func(a slog.Attr) bool {
+		if a.Key == "ActivityType" {
+			control = a.Value.String() == workflows.PollersActivity
+			return false
+		}
+		return true
+	})
+	return control
 }
 
 func (h toolFailuresAsInfo) WithAttrs(a []slog.Attr) slog.Handler {
@@ -262,6 +296,9 @@ func (g *globals) dial(ctx context.Context) (client.Client, error) {
 	opts, err := prof.ToClientOptions(envconfig.ToClientOptionsRequest{})
 	if err != nil {
 		return nil, fmt.Errorf("connection settings for %s: %w", g.address, err)
+	}
+	if g.metrics != nil {
+		opts.MetricsHandler = g.metrics.SDKHandler()
 	}
 	opts.Logger = tlog.NewStructuredLogger(g.logger())
 	if isLoopback(g.address) {

@@ -15,6 +15,7 @@ import (
 
 	"go.temporal.io/server/common/cluster"
 	"go.temporal.io/server/common/config"
+	"go.temporal.io/server/common/metrics"
 	sqliteplugin "go.temporal.io/server/common/persistence/sql/sqlplugin/sqlite"
 	sqliteschema "go.temporal.io/server/schema/sqlite"
 )
@@ -37,6 +38,7 @@ type layout struct {
 	history, matching, worker              int
 	ui                                     int // 0: no UI
 	uiBackend                              int // the UI server's own port, on internalIP, behind the Host check
+	metrics                                int // 0: no metrics endpoint
 	frontendAddr, frontendHTTPAddr, uiAddr string
 }
 
@@ -86,6 +88,12 @@ func planLayout(o Options) (layout, error) {
 		claims = append(claims, portClaim{"frontend HTTP (internal)", l.ip, l.frontendHTTP}, portClaim{"HTTP API", l.ip, l.httpAPI})
 	} else {
 		l.frontendHTTP = 0
+	}
+	if o.Metrics {
+		if err := pick(internalIP, &l.metrics); err != nil {
+			return l, err
+		}
+		claims = append(claims, portClaim{"metrics", internalIP, l.metrics})
 	}
 	switch l.ui {
 	case NoUI:
@@ -179,7 +187,8 @@ func sqlConfig(o Options) (*config.SQL, error) {
 
 // serverConfig is the static config of a single-process server: one history
 // shard (one SQLite database cannot use more, and shards only spread load
-// across hosts), no archival, no metrics endpoint, no global namespaces.
+// across hosts), no archival, no global namespaces, and a Prometheus
+// endpoint on loopback only when the layout has a metrics port.
 func serverConfig(l layout, sql *config.SQL) *config.Config {
 	var c config.Config
 	c.Global.Membership = config.Membership{
@@ -207,6 +216,13 @@ func serverConfig(l layout, sql *config.SQL) *config.Config {
 		},
 	}
 	c.DCRedirectionPolicy = config.DCRedirectionPolicy{Policy: "noop"}
+	if l.metrics != 0 {
+		c.Global.Metrics = &metrics.Config{Prometheus: &metrics.PrometheusConfig{
+			Framework:     metrics.FrameworkTally,
+			ListenAddress: dialAddr(internalIP, l.metrics),
+			HandlerPath:   "/metrics",
+		}}
+	}
 	service := func(ip string, grpcPort, httpPort int) config.Service {
 		return config.Service{RPC: config.RPC{BindOnIP: ip, GRPCPort: grpcPort, HTTPPort: httpPort}}
 	}

@@ -70,6 +70,12 @@ type Options struct {
 	// values the server cannot convert make Start fail.
 	DynamicConfig map[string]any
 
+	// Metrics makes the server expose its own Prometheus metrics (Temporal's
+	// server series: service_requests, persistence_latency, ...) on a free
+	// port of 127.0.0.1; Server.MetricsURL says where. tars dev serves them
+	// again beside the workers' on its --metrics-addr.
+	Metrics bool
+
 	// Tuned applies TunedDynamicConfig, and for a DBFile the SQLite settings
 	// that avoid a disk flush per write (WAL, synchronous=NORMAL). tars dev
 	// sets it; false gives Temporal's defaults, for comparison in benchmarks.

@@ -156,6 +156,15 @@ func (s *Server) HTTPAPIAddress() string {
 // started without a UI.
 func (s *Server) UIAddress() string { return s.layout.uiAddr }
 
+// MetricsURL is where the server serves its Prometheus metrics, e.g.
+// "http://127.0.0.1:40211/metrics", or "" without Options.Metrics.
+func (s *Server) MetricsURL() string {
+	if s.layout.metrics == 0 {
+		return ""
+	}
+	return "http://" + dialAddr(internalIP, s.layout.metrics) + "/metrics"
+}
+
 // Namespace is the namespace from Options (default "default").
 func (s *Server) Namespace() string { return s.namespace }
 
