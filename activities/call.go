@@ -1,8 +1,11 @@
 package activities
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"regexp"
+	"strings"
 	"time"
 )
 
@@ -73,4 +76,59 @@ func Deadline(ctx context.Context, def time.Duration) time.Duration {
 		return time.Until(d)
 	}
 	return def
+}
+
+// SecretRef is what expressions see for the secret input name: a marker the
+// pool replaces with the worker's environment variable SecretEnv(name), so
+// the value never enters the workflow's history.
+func SecretRef(name string) string { return "tars-secret://" + name + "/" }
+
+// SecretEnv is the environment variable a worker reads a secret input from.
+func SecretEnv(name string) string { return "TARS_SECRET_" + strings.ToUpper(name) }
+
+var secretRef = regexp.MustCompile(`tars-secret://([A-Za-z][A-Za-z0-9_]*)/`)
+
+// ResolveSecrets replaces every SecretRef in args with the value lookup
+// gives its SecretEnv, JSON-escaped so that args stays valid JSON. It
+// returns the values it used, for MaskSecrets, or an error naming the first
+// variable that is not set.
+func ResolveSecrets(args json.RawMessage, lookup func(string) (string, bool)) (json.RawMessage, []string, error) {
+	if !bytes.Contains(args, []byte("tars-secret://")) {
+		return args, nil, nil
+	}
+	var values []string
+	var missing error
+	out := secretRef.ReplaceAllFunc(args, func(m []byte) []byte {
+		name := string(secretRef.FindSubmatch(m)[1])
+		v, ok := lookup(SecretEnv(name))
+		if !ok {
+			if missing == nil {
+				missing = NonRetryable(ErrSecretMissing, nil, "secret input %s: %s is not set on this worker", name, SecretEnv(name))
+			}
+			return m
+		}
+		values = append(values, v)
+		q, _ := json.Marshal(v)
+		return q[1 : len(q)-1]
+	})
+	if missing != nil {
+		return nil, nil, missing
+	}
+	return out, values, nil
+}
+
+// MaskSecrets replaces each value (as it appears in JSON and as plain
+// text) in res's output and log with "***", so a tool that echoes a secret
+// does not put it into the history.
+func MaskSecrets(res Result, values []string) Result {
+	for _, v := range values {
+		if v == "" {
+			continue
+		}
+		q, _ := json.Marshal(v)
+		esc := q[1 : len(q)-1]
+		res.Output = bytes.ReplaceAll(res.Output, esc, []byte("***"))
+		res.Log = strings.ReplaceAll(res.Log, v, "***")
+	}
+	return res
 }

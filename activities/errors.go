@@ -14,6 +14,7 @@ const (
 	ErrPolicyRefused  = "PolicyRefused"  // the policy does not grant what the call needs
 	ErrBadArgs        = "BadArgs"        // the call's arguments are invalid for the tool
 	ErrToolFailed     = "ToolFailed"     // the tool ran and reported failure (retryable)
+	ErrSecretMissing  = "SecretMissing"  // a secret input's TARS_SECRET_<NAME> is not set on the worker
 	ErrOutputTooLarge = "OutputTooLarge" // the tool produced more output than allowed
 
 	ErrModuleNotFound = "ModuleNotFound"  // wasm: the pool serves no module by that name

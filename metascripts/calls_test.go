@@ -55,3 +55,20 @@ func TestCallsAreBounded(t *testing.T) {
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), fmt.Sprintf("calls more than %d distinct metascripts", MaxChildren))
 }
+
+// Secret inputs are strings without defaults: their value comes from the
+// workers' environment and must never sit in the Plan.
+func TestSecretInputs(t *testing.T) {
+	ok := "metascript: s\ninputs:\n  token: {type: string, secret: true}\nsteps:\n  - {id: a, tool: echo, with: {value: \"${inputs.token}\"}}\n"
+	p, err := Compile("s.yaml", []byte(ok), Options{Catalog: pools()})
+	require.NoError(t, err)
+	assert.True(t, p.Inputs[0].Secret)
+	for src, want := range map[string]string{
+		"metascript: s\ninputs:\n  n: {type: int, secret: true}\nsteps:\n  - {id: a, tool: echo}\n":                "s.yaml:3:18: secret input n must have type string",
+		"metascript: s\ninputs:\n  n: {type: string, secret: true, default: x}\nsteps:\n  - {id: a, tool: echo}\n": "s.yaml:3:35: secret input n cannot have a default",
+	} {
+		_, err := Compile("s.yaml", []byte(src), Options{Catalog: pools()})
+		require.Error(t, err)
+		assert.Contains(t, err.Error(), want)
+	}
+}

@@ -183,6 +183,15 @@ func (c *compiler) readInputs(n *yaml.Node) {
 		if s, ok := c.f.String(fs["description"].Value, "description"); ok {
 			d.in.Description = s.V
 		}
+		if b, ok := c.f.Bool(fs["secret"].Value, "secret"); ok && b {
+			d.in.Secret = true
+			if d.in.Type != "string" {
+				c.f.Errorf(fs["secret"].Key, "secret input %s must have type string (its value comes from the worker's environment)", name.V)
+			}
+			if fs["default"].Value != nil {
+				c.f.Errorf(fs["default"].Key, "secret input %s cannot have a default: it would sit in the Plan", name.V)
+			}
+		}
 		if dv := fs["default"]; dv.Value != nil {
 			if d.in.Required {
 				c.f.Errorf(dv.Key, "input %s is required, so its default would never be used; drop one of them", name.V)

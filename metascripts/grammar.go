@@ -105,6 +105,7 @@ var (
 		{name: "type", shape: shEnum, enum: expr.TypeNames, doc: "Type of the value."},
 		{name: "required", shape: shBool, doc: "The run fails to start without it."},
 		{name: "default", shape: shValue, doc: "Value when the input is not given; must match type."},
+		{name: "secret", shape: shBool, doc: "Never sent with the run: the workers read it from TARS_SECRET_<NAME>; a string without default."},
 		{name: "description", shape: shString, doc: "What the input is for."},
 	}, required: []string{"type"}}
 

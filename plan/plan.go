@@ -37,6 +37,11 @@ type Input struct {
 	Type        string          `json:"type"` // string|int|float|bool|list|map|any
 	Required    bool            `json:"required,omitempty"`
 	Default     json.RawMessage `json:"default,omitempty"`
+	// Secret: the value is never sent with the run. Expressions see
+	// activities.SecretRef(Name); the pool that runs a step replaces it
+	// with the worker's environment variable activities.SecretEnv(Name)
+	// and masks the value in what the tool returns.
+	Secret bool `json:"secret,omitempty"`
 	Description string          `json:"description,omitempty"`
 }
 

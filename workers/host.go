@@ -217,11 +217,21 @@ func (p *Pool) activity(ctx context.Context, args converter.EncodedValues) (acti
 	if p.metrics != nil {
 		p.metrics.inFlight.WithLabelValues(call.Runtime).Inc()
 	}
+	// Secret inputs reach the tool here, from this worker's environment,
+	// and never the history: what the tool returns is masked.
+	resolved, secrets, err := activities.ResolveSecrets(call.Args, os.LookupEnv)
+	if err != nil {
+		return activities.Result{}, err
+	}
+	call.Args = resolved
 	p.running.Add(1)
 	start := time.Now()
 	stop := heartbeat(ctx)
 	res, err := p.Runner.Run(ctx, call)
 	stop()
+	if len(secrets) > 0 {
+		res = activities.MaskSecrets(res, secrets)
+	}
 	took := time.Since(start)
 	p.running.Add(-1)
 	p.busyNanos.Add(int64(took))

@@ -11,6 +11,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
+	"github.com/tars-engine/tars/activities"
 	"github.com/tars-engine/tars/plan"
 	"github.com/tars-engine/tars/plan/expr"
 )
@@ -223,6 +224,15 @@ func bindInputs(p *plan.Plan, given map[string]any) (map[string]any, error) {
 	for _, in := range p.Inputs {
 		declared[in.Name] = true
 		v, ok := given[in.Name]
+		if in.Secret {
+			// The value stays on the workers (activities.SecretEnv); a
+			// value sent with the run would sit in its history.
+			if ok {
+				faults = append(faults, fmt.Sprintf("input %s is secret and cannot be sent with the run: set %s on the workers instead", in.Name, activities.SecretEnv(in.Name)))
+			}
+			out[in.Name] = activities.SecretRef(in.Name)
+			continue
+		}
 		if !ok {
 			if len(in.Default) > 0 {
 				d, err := expr.Decode(in.Default)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -13,9 +14,11 @@ import (
 	"github.com/stretchr/testify/require"
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/temporal"
+	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/tars-engine/tars/activities"
 	"github.com/tars-engine/tars/activities/native"
+	"github.com/tars-engine/tars/metascripts"
 	"github.com/tars-engine/tars/plan"
 	"github.com/tars-engine/tars/workers"
 	"github.com/tars-engine/tars/workflows"
@@ -299,4 +302,49 @@ func TestUnservableStepsAreNamed(t *testing.T) {
 	assert.Equal(t, []string{"hyperlight"}, rts)
 	steps, _ = unservable(p, []string{"native", "wasm", "hyperlight"})
 	assert.Empty(t, steps)
+}
+
+// Secret inputs never enter the history (issue 17, item 8): the pool reads
+// the value from its environment, and masks it in what the tool returns.
+func TestSecretInputsStayOutOfTheHistory(t *testing.T) {
+	const secret = "s3cr3t-\"value\"-42"
+	t.Setenv("TARS_SECRET_TOKEN", secret)
+	e := newTestEnv(t, "native")
+	src := []byte(`metascript: secret-use
+inputs:
+  token: {type: string, secret: true}
+steps:
+  - {id: auth, tool: echo, with: {value: "${'Bearer ' + inputs.token}"}}
+outputs:
+  header: ${steps.auth.output}
+`)
+	p, err := metascripts.Compile("secret-use.yaml", src, metascripts.Options{Catalog: mustInventory(t, e.g)})
+	require.NoError(t, err)
+	id := e.startWith(p, workflows.Options{})
+	res, err := e.result(id, time.Minute)
+	require.NoError(t, err)
+	assert.Equal(t, "Bearer ***", res.Outputs["header"], "the tool saw the value; the history holds it masked")
+	for _, ev := range history(t, e.c, id) {
+		b, err := protojson.Marshal(ev)
+		require.NoError(t, err)
+		assert.NotContains(t, string(b), "s3cr3t", "event %d %s", ev.GetEventId(), ev.GetEventType())
+	}
+
+	_, err = parseInputs(p, "", []string{"token=abc"})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "TARS_SECRET_TOKEN")
+
+	t.Setenv("TARS_SECRET_TOKEN", "")
+	os.Unsetenv("TARS_SECRET_TOKEN")
+	id = e.startWith(p, workflows.Options{})
+	_, err = e.result(id, time.Minute)
+	require.Error(t, err)
+	assert.Contains(t, workflows.Describe(err), "TARS_SECRET_TOKEN is not set on this worker")
+}
+
+func mustInventory(t *testing.T, g *globals) workers.ToolInventory {
+	t.Helper()
+	inv, err := workers.Inventory(g.poolConfig())
+	require.NoError(t, err)
+	return inv
 }

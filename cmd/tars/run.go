@@ -23,6 +23,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/tars-engine/tars/internal/tracepage"
+	"github.com/tars-engine/tars/activities"
 	"github.com/tars-engine/tars/plan"
 	"github.com/tars-engine/tars/workers"
 	"github.com/tars-engine/tars/workflows"
@@ -375,6 +376,18 @@ func parseInputs(p *plan.Plan, file string, pairs []string) (map[string]any, err
 		}
 		if err := decodeInputsFile(b, &inputs); err != nil {
 			return nil, fmt.Errorf("--inputs-file %s: %w", file, err)
+		}
+	}
+	for _, in := range p.Inputs {
+		if in.Secret {
+			for _, kv := range pairs {
+				if k, _, _ := strings.Cut(kv, "="); k == in.Name {
+					return nil, fmt.Errorf("--input %s: the input is secret and is never sent with a run; set %s on the workers", in.Name, activities.SecretEnv(in.Name))
+				}
+			}
+			if _, given := inputs[in.Name]; given {
+				return nil, fmt.Errorf("--inputs-file %s: input %s is secret and is never sent with a run; set %s on the workers", file, in.Name, activities.SecretEnv(in.Name))
+			}
 		}
 	}
 	for _, kv := range pairs {
