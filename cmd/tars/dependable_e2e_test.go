@@ -53,11 +53,11 @@ func (e *testEnv) startWith(p *plan.Plan, o workflows.Options) string {
 	return id
 }
 
-// Item 1: a burst of 1,000 starts, each waited for, loses none.
+// Item 1: a burst of 1,000 starts (burstRuns), each waited for, loses none.
 func TestBurstOfStartsLosesNone(t *testing.T) {
 	e := newTestEnv(t, "native")
 	p := onePlan("burst", plan.Step{ID: "hi", Kind: plan.KindTool, Tool: "echo", Runtimes: []string{"native"}, With: json.RawMessage(`{"value":1}`)})
-	const n = 1000
+	n := burstRuns
 	var failed atomic.Int32
 	errs := make(chan error, n)
 	var wg sync.WaitGroup
