@@ -42,6 +42,30 @@ type Runner struct {
 	states  sync.Pool // *callState
 	closed  atomic.Bool
 	closing sync.RWMutex // compiles hold it shared; Close exclusively
+
+	// Calls in flight, which Close stops (stop is cancelled) and waits for
+	// before it closes the runtimes: wazero may not close a runtime under
+	// a running module. callsMu orders calls.Add before Close's Wait.
+	callsMu  sync.Mutex
+	calls    sync.WaitGroup
+	stop     context.Context
+	stopCall context.CancelFunc
+}
+
+// closeGrace bounds how long Close waits for calls to stop. Plain modules
+// stop at once when cancelled; a trusted one in a tight loop does not
+// check, and Close then goes on without it.
+const closeGrace = 5 * time.Second
+
+// enter registers a call, or reports that the runner is closed.
+func (r *Runner) enter() bool {
+	r.callsMu.Lock()
+	defer r.callsMu.Unlock()
+	if r.closed.Load() {
+		return false
+	}
+	r.calls.Add(1)
+	return true
 }
 
 var _ activities.Runner = (*Runner)(nil)
@@ -66,6 +90,7 @@ func New(cfg Config) (*Runner, error) {
 		client:    newFetchClient(),
 		files:     make(map[string]*fileState),
 	}
+	r.stop, r.stopCall = context.WithCancel(context.Background())
 	r.states.New = func() any { return newCallState(r.cfg.MaxOutputBytes, r.cfg.MaxLogBytes) }
 	if cfg.CacheDir != "" {
 		c, err := wazero.NewCompilationCacheWithDir(cfg.CacheDir)
@@ -136,9 +161,14 @@ func (r *Runner) Capacity() int { return r.cfg.Capacity }
 // and PoolBusy (retryable: the memory budget stayed full until the
 // deadline).
 func (r *Runner) Run(ctx context.Context, call activities.Call) (activities.Result, error) {
-	if r.closed.Load() {
+	if !r.enter() {
 		return activities.Result{}, errRunnerClosed
 	}
+	defer r.calls.Done()
+	// Close cancels the calls in flight before it closes the runtimes.
+	ctx, stopCall := context.WithCancel(ctx)
+	defer stopCall()
+	defer context.AfterFunc(r.stop, stopCall)()
 	tool := strings.TrimPrefix(call.Tool, Runtime+":")
 	if tool == "" {
 		return activities.Result{}, activities.NonRetryable(activities.ErrToolNotFound, nil, "wasm: call names no tool")
@@ -347,8 +377,18 @@ func instantiateFault(ctx context.Context, cs *callState, err error) error {
 // Close closes the runtimes and the in-memory compilation cache; compiled
 // code stays in CacheDir. Calls still running fail. Close is idempotent.
 func (r *Runner) Close() error {
-	if r.closed.Swap(true) {
+	r.callsMu.Lock()
+	already := r.closed.Swap(true)
+	r.callsMu.Unlock()
+	if already {
 		return nil
+	}
+	r.stopCall()
+	stopped := make(chan struct{})
+	go func() { r.calls.Wait(); close(stopped) }()
+	select {
+	case <-stopped:
+	case <-time.After(closeGrace):
 	}
 	r.closing.Lock()
 	defer r.closing.Unlock()
