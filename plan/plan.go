@@ -33,16 +33,16 @@ type Plan struct {
 
 // Input is a declared, typed input of a metascript.
 type Input struct {
-	Name        string          `json:"name"`
-	Type        string          `json:"type"` // string|int|float|bool|list|map|any
-	Required    bool            `json:"required,omitempty"`
-	Default     json.RawMessage `json:"default,omitempty"`
+	Name     string          `json:"name"`
+	Type     string          `json:"type"` // string|int|float|bool|list|map|any
+	Required bool            `json:"required,omitempty"`
+	Default  json.RawMessage `json:"default,omitempty"`
 	// Secret: the value is never sent with the run. Expressions see
 	// activities.SecretRef(Name); the pool that runs a step replaces it
 	// with the worker's environment variable activities.SecretEnv(Name)
 	// and masks the value in what the tool returns.
-	Secret bool `json:"secret,omitempty"`
-	Description string          `json:"description,omitempty"`
+	Secret      bool   `json:"secret,omitempty"`
+	Description string `json:"description,omitempty"`
 }
 
 // Output is a named value built from an expression when the run ends.

@@ -22,8 +22,8 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"gopkg.in/yaml.v3"
 
-	"github.com/tars-engine/tars/internal/tracepage"
 	"github.com/tars-engine/tars/activities"
+	"github.com/tars-engine/tars/internal/tracepage"
 	"github.com/tars-engine/tars/plan"
 	"github.com/tars-engine/tars/workers"
 	"github.com/tars-engine/tars/workflows"
