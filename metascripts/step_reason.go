@@ -149,7 +149,7 @@ func CheckJSONSchema(raw json.RawMessage) error {
 		return err
 	}
 	if _, err = comp.Compile(schemaURL); err != nil {
-		return errors.New(schemaError(err))
+		return errors.New(plan.SchemaMessage(err))
 	}
 	return nil
 }
@@ -157,20 +157,6 @@ func CheckJSONSchema(raw json.RawMessage) error {
 // schemaURL names a schema given inline; nothing is fetched.
 const schemaURL = "mem:///schema.json"
 
-// schemaError flattens jsonschema's multi-line errors to their leaves.
-func schemaError(err error) string {
-	var leaves []string
-	for _, l := range strings.Split(err.Error(), "\n") {
-		l = strings.TrimSpace(l)
-		if strings.HasPrefix(l, "- ") && !strings.HasSuffix(l, "failed") {
-			leaves = append(leaves, strings.TrimPrefix(l, "- "))
-		}
-	}
-	if len(leaves) == 0 {
-		return err.Error()
-	}
-	return strings.Join(leaves, "; ")
-}
 
 // checkModel refuses what the run would refuse anyway: a model endpoint
 // whose host the policy does not grant, an API key variable it does not

@@ -517,7 +517,7 @@ func checkArgs(params json.RawMessage, args string) (json.RawMessage, error) {
 		return nil, fmt.Errorf("the tool's schema does not compile: %v", err)
 	}
 	if err := sch.Validate(v); err != nil {
-		return nil, errors.New(oneLine(err))
+		return nil, errors.New(plan.SchemaMessage(err))
 	}
 	return json.RawMessage(args), nil
 }
@@ -531,7 +531,7 @@ func checkAnswer(schema *jsonschema.Schema, content string) (any, error) {
 		return nil, fmt.Errorf("the answer is not JSON (%s)", snippet(content))
 	}
 	if err := schema.Validate(v); err != nil {
-		return nil, errors.New(oneLine(err))
+		return nil, errors.New(plan.SchemaMessage(err))
 	}
 	out, err := expr.Decode(json.RawMessage(text))
 	if err != nil {
@@ -540,20 +540,6 @@ func checkAnswer(schema *jsonschema.Schema, content string) (any, error) {
 	return out, nil
 }
 
-// oneLine flattens jsonschema's multi-line errors to their leaves.
-func oneLine(err error) string {
-	var leaves []string
-	for _, l := range strings.Split(err.Error(), "\n") {
-		l = strings.TrimSpace(l)
-		if strings.HasPrefix(l, "- ") && !strings.HasSuffix(l, "failed") {
-			leaves = append(leaves, strings.TrimPrefix(l, "- "))
-		}
-	}
-	if len(leaves) == 0 {
-		return err.Error()
-	}
-	return strings.Join(leaves, "; ")
-}
 
 func stripFence(s string) string {
 	s = strings.TrimSpace(s)
