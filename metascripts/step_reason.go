@@ -157,7 +157,6 @@ func CheckJSONSchema(raw json.RawMessage) error {
 // schemaURL names a schema given inline; nothing is fetched.
 const schemaURL = "mem:///schema.json"
 
-
 // checkModel refuses what the run would refuse anyway: a model endpoint
 // whose host the policy does not grant, an API key variable it does not
 // grant, and a usd budget with a model whose price is unknown.

@@ -540,7 +540,6 @@ func checkAnswer(schema *jsonschema.Schema, content string) (any, error) {
 	return out, nil
 }
 
-
 func stripFence(s string) string {
 	s = strings.TrimSpace(s)
 	if !strings.HasPrefix(s, "```") || !strings.HasSuffix(s, "```") || len(s) < 6 {
