@@ -251,7 +251,7 @@ func (c *compiler) assemble(src []byte, children map[string]*plan.Plan) *plan.Pl
 		p.Agents = append(p.Agents, *c.agents[id])
 	}
 	for _, i := range c.order {
-		p.Steps = append(p.Steps, c.steps[i].st)
+		p.Steps = append(p.Steps, c.steps[i].step)
 	}
 	return p
 }

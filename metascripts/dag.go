@@ -101,11 +101,11 @@ func (c *compiler) buildGraph() {
 	// Transitive predecessors, in topological order, for placed steps.
 	for _, i := range c.order {
 		st := c.steps[i]
-		st.anc = newBitset(n)
+		st.ancestors = newBitset(n)
 		for _, p := range st.preds {
-			st.anc.set(p)
-			if a := c.steps[p].anc; a != nil {
-				st.anc.or(a)
+			st.ancestors.set(p)
+			if a := c.steps[p].ancestors; a != nil {
+				st.ancestors.or(a)
 			}
 		}
 	}
@@ -154,14 +154,14 @@ func (c *compiler) reportCycles(placed []bool) {
 			}
 			names = append(names, c.steps[cyc[0]].id)
 			first, next := c.steps[cyc[0]], c.steps[cyc[(1)%len(cyc)]]
-			at := first.idN
+			at := first.idNode
 			for _, nd := range first.needs {
 				if nd.V == next.id {
 					at = nd.N
 				}
 			}
-			if at == first.idN && next.onErrorTo.V == first.id {
-				at = first.idN // the edge is next's on_error: point at the handler
+			if at == first.idNode && next.onErrorTo.V == first.id {
+				at = first.idNode // the edge is next's on_error: point at the handler
 			}
 			c.f.Errorf(at, "needs cycle: %s", strings.Join(names, " -> "))
 		}

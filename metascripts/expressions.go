@@ -24,7 +24,7 @@ const (
 // site is one expression found in the metascript, checked once the DAG is
 // known (which steps a step may read depends on its transitive needs).
 type site struct {
-	st   *stepInfo  // nil for outputs, which may read every step
+	step *stepInfo  // nil for outputs, which may read every step
 	n    *yaml.Node // the scalar that holds it
 	src  string     // CEL source
 	off  int        // byte offset of src in n.Value
@@ -81,7 +81,7 @@ func (c *compiler) templateSites(n *yaml.Node, st *stepInfo, what string, sc sco
 	}
 	for _, sg := range segs {
 		if sg.IsExpr {
-			c.addSite(&site{st: st, n: n, src: sg.Expr, off: sg.Offset, sc: sc})
+			c.addSite(&site{step: st, n: n, src: sg.Expr, off: sg.Offset, sc: sc})
 		}
 	}
 	return true
@@ -101,7 +101,7 @@ func (c *compiler) exprField(n *yaml.Node, st *stepInfo, what, want string, sc s
 		return "", false
 	}
 	if !strings.HasPrefix(trim, "${") {
-		c.addSite(&site{st: st, n: n, src: s.V, want: want, sc: sc})
+		c.addSite(&site{step: st, n: n, src: s.V, want: want, sc: sc})
 		return s.V, true
 	}
 	segs, err := expr.Split(s.V)
@@ -124,7 +124,7 @@ func (c *compiler) exprField(n *yaml.Node, st *stepInfo, what, want string, sc s
 		}
 		one = sg
 	}
-	c.addSite(&site{st: st, n: n, src: one.Expr, off: one.Offset, want: want, sc: sc})
+	c.addSite(&site{step: st, n: n, src: one.Expr, off: one.Offset, want: want, sc: sc})
 	return strings.TrimSpace(one.Expr), true
 }
 
@@ -206,9 +206,9 @@ func leadingSpace(s string) int { return len(s) - len(strings.TrimLeft(s, " \t\r
 
 // whatOf names the key an expression site comes from, for type messages.
 func whatOf(s *site) string {
-	if s.st != nil {
+	if s.step != nil {
 		for _, k := range []string{"when", "foreach"} {
-			if f := s.st.fl[k]; f.Value == s.n {
+			if f := s.step.fields[k]; f.Value == s.n {
 				return k
 			}
 		}
@@ -269,18 +269,18 @@ func (c *compiler) checkUse(s *site, u expr.Use) {
 			c.errAt(s.n, at, "undefined step %s%s", quote(u.Field), diag.DidYouMean(u.Field, c.stepIDs))
 			return
 		}
-		if s.st == nil {
+		if s.step == nil {
 			return
 		}
 		c.checkReasonOutputUse(s, u, t)
-		if t == s.st {
+		if t == s.step {
 			if s.sc&scSelf == 0 {
-				c.errAt(s.n, at, "step %s reads its own result; only a while step may (in its cond and body, as the previous turn)", s.st.id)
+				c.errAt(s.n, at, "step %s reads its own result; only a while step may (in its cond and body, as the previous turn)", s.step.id)
 			}
 			return
 		}
-		if s.st.anc != nil && !s.st.anc.has(t.idx) {
-			c.errAt(s.n, at, "step %s reads steps.%s but does not need it; add %s to its needs", s.st.id, t.id, t.id)
+		if s.step.ancestors != nil && !s.step.ancestors.has(t.idx) {
+			c.errAt(s.n, at, "step %s reads steps.%s but does not need it; add %s to its needs", s.step.id, t.id, t.id)
 		}
 	case expr.VarItem:
 		if s.sc&scItem == 0 {

@@ -26,7 +26,7 @@ import (
 
 // readTool resolves a tool step's tool and runtime chain.
 func (c *compiler) readTool(st *stepInfo) {
-	t, ok := c.f.String(st.fl["tool"].Value, "tool")
+	t, ok := c.f.String(st.fields["tool"].Value, "tool")
 	if !ok {
 		return
 	}
@@ -38,7 +38,7 @@ func (c *compiler) readTool(st *stepInfo) {
 		c.f.Errorf(t.N, "tool %q has no name", t.V)
 		return
 	}
-	st.st.Tool = name
+	st.step.Tool = name
 	offering := c.offering(name)
 	if len(offering) == 0 {
 		if _, none := c.s.cat.(noCatalog); none {
@@ -48,7 +48,7 @@ func (c *compiler) readTool(st *stepInfo) {
 		c.f.Errorf(t.N, "unknown tool %q: no runtime offers it%s", name, diag.DidYouMean(name, c.allTools()))
 		return
 	}
-	rtField := st.fl["runtime"]
+	rtField := st.fields["runtime"]
 
 	switch {
 	case hasPrefix:
@@ -60,23 +60,23 @@ func (c *compiler) readTool(st *stepInfo) {
 			c.f.Errorf(rtField.Key, "tool %q already names its runtime; drop the %s: prefix or the runtime key", t.V, prefix)
 			return
 		}
-		st.st.Runtimes = c.explicitChain(st, name, []diag.Str{{V: prefix, N: t.N}}, offering)
+		st.step.Runtimes = c.explicitChain(st, name, []diag.Str{{V: prefix, N: t.N}}, offering)
 	case rtField.Value != nil:
 		chain := c.f.StringOrList(rtField.Value, "runtime")
 		if len(chain) == 1 && chain[0].V == plan.RuntimeAuto {
-			st.st.Auto = true
-			st.st.Runtimes = c.autoChain(st, name, chain[0].N, offering)
+			st.step.Auto = true
+			st.step.Runtimes = c.autoChain(st, name, chain[0].N, offering)
 			break
 		}
 		if len(chain) == 0 && rtField.Value.Kind == yaml.SequenceNode {
 			c.f.Errorf(rtField.Value, "runtime is empty; name at least one runtime, or auto")
 			return
 		}
-		st.st.Runtimes = c.explicitChain(st, name, chain, offering)
+		st.step.Runtimes = c.explicitChain(st, name, chain, offering)
 	default:
-		st.st.Runtimes = c.inheritedChain(st, name, t.N, offering)
+		st.step.Runtimes = c.inheritedChain(st, name, t.N, offering)
 	}
-	st.st.Digests = c.digests(name, st.st.Runtimes)
+	st.step.Digests = c.digests(name, st.step.Runtimes)
 	c.checkGrants(st, name, t.N)
 }
 
@@ -116,7 +116,7 @@ func (c *compiler) allTools() []string {
 
 // refusal says why runtime rt cannot run tool for step st, or "".
 func (c *compiler) refusal(st *stepInfo, rt, tool string) string {
-	floor := st.st.MinIsolation
+	floor := st.step.MinIsolation
 	if plan.IsolationRank(plan.Isolation(rt)) < plan.IsolationRank(floor) {
 		return fmt.Sprintf("runtime %s gives %s isolation, weaker than the step's isolation: %s", rt, plan.Isolation(rt), floor)
 	}
@@ -215,7 +215,7 @@ func (c *compiler) digests(tool string, chain []string) map[string]string {
 // checkGrants reports native tools that the policy's grants would refuse
 // at run time anyway.
 func (c *compiler) checkGrants(st *stepInfo, tool string, at *yaml.Node) {
-	if !slices.Contains(st.st.Runtimes, plan.RuntimeNative) {
+	if !slices.Contains(st.step.Runtimes, plan.RuntimeNative) {
 		return
 	}
 	g := c.policy.Grants

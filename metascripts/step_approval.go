@@ -9,7 +9,7 @@ import (
 // readApproval compiles a human decision. With a timeout the run never
 // waits forever: when it passes, default decides (reject unless written).
 func (c *compiler) readApproval(st *stepInfo, body scope) {
-	an := st.fl["approval"]
+	an := st.fields["approval"]
 	af := c.fields(an.Value, approvalObj, "approval")
 	if an.Value.Kind != yaml.MappingNode {
 		return
@@ -31,5 +31,5 @@ func (c *compiler) readApproval(st *stepInfo, body scope) {
 	if a.Timeout > 0 && a.Default == "" {
 		a.Default = "reject"
 	}
-	st.st.Approval = a
+	st.step.Approval = a
 }

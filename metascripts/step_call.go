@@ -17,7 +17,7 @@ import (
 // parent has been read (compileCalls), so that the parent's faults and the
 // child's are reported together.
 func (c *compiler) readCall(st *stepInfo, body scope) {
-	cn := st.fl["call"]
+	cn := st.fields["call"]
 	cf := c.fields(cn.Value, callObj, "call")
 	if cn.Value.Kind != yaml.MappingNode {
 		return
@@ -39,7 +39,7 @@ func (c *compiler) readCall(st *stepInfo, body scope) {
 			call.Inputs = raw
 		}
 	}
-	st.st.Call = call
+	st.step.Call = call
 }
 
 // compileCalls compiles every metascript that call steps name, checks the
@@ -47,10 +47,10 @@ func (c *compiler) readCall(st *stepInfo, body scope) {
 func (c *compiler) compileCalls() map[string]*plan.Plan {
 	var out map[string]*plan.Plan
 	for _, st := range c.steps {
-		if st.kind != kindCall || st.st.Call == nil || st.st.Call.Metascript == "" {
+		if st.kind != kindCall || st.step.Call == nil || st.step.Call.Metascript == "" {
 			continue
 		}
-		name := st.st.Call.Metascript
+		name := st.step.Call.Metascript
 		at := st.callAt
 		path, err := c.s.lookup(c.path, name)
 		if err != nil {
@@ -120,7 +120,7 @@ func (c *compiler) checkCallInputs(st *stepInfo, in *yaml.Node, child *plan.Plan
 	}
 	for _, x := range child.Inputs {
 		if x.Required && !given[x.Name] {
-			c.f.Errorf(st.fl["call"].Key, "call of %s misses its required input %s", child.Name, x.Name)
+			c.f.Errorf(st.fields["call"].Key, "call of %s misses its required input %s", child.Name, x.Name)
 		}
 	}
 }

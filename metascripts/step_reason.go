@@ -29,7 +29,7 @@ const DefaultMaxTurns = 8
 // With tools, a turn limit or an output schema it also gets a plan.Reason,
 // and the interpreter runs it as an agent loop (workflows/agent.go).
 func (c *compiler) readReason(st *stepInfo, body scope) {
-	rn := st.fl["reason"]
+	rn := st.fields["reason"]
 	rf := c.fields(rn.Value, reasonObj, "reason")
 	if rn.Value.Kind != yaml.MappingNode {
 		return
@@ -52,10 +52,10 @@ func (c *compiler) readReason(st *stepInfo, body scope) {
 
 	var model *plan.Model
 	switch {
-	case st.fl["agent"].Value == nil:
+	case st.fields["agent"].Value == nil:
 		c.f.Errorf(rn.Key, "reason step %s needs an agent: its model and persona come from the agent", st.name())
 	case st.agent != nil && st.agent.Model == nil:
-		c.f.Errorf(st.fl["agent"].Value, "agent %s has no model, so it cannot take reason step %s; give it one in configs/agents.yaml or inline under agents", st.agent.ID, st.name())
+		c.f.Errorf(st.fields["agent"].Value, "agent %s has no model, so it cannot take reason step %s; give it one in configs/agents.yaml or inline under agents", st.agent.ID, st.name())
 	case st.agent != nil:
 		cp := *st.agent.Model
 		model = &cp
@@ -74,9 +74,9 @@ func (c *compiler) readReason(st *stepInfo, body scope) {
 	} else if !configs.ToolAllowed(c.policy.AllowedTools, plan.RuntimeNative, ReasonTool) {
 		c.f.Errorf(rn.Key, "reason steps run native:%s, which the policy does not allow (allowed_tools: %s)", ReasonTool, strings.Join(c.policy.AllowedTools, ", "))
 	}
-	st.st.Tool = ReasonTool
-	st.st.Runtimes = []string{plan.RuntimeNative}
-	st.st.Digests = c.digests(ReasonTool, st.st.Runtimes)
+	st.step.Tool = ReasonTool
+	st.step.Runtimes = []string{plan.RuntimeNative}
+	st.step.Digests = c.digests(ReasonTool, st.step.Runtimes)
 
 	tools := c.readAgentTools(st, rf["tools"].Value)
 	maxTurns := 0
@@ -88,14 +88,14 @@ func (c *compiler) readReason(st *stepInfo, body scope) {
 			maxTurns = v
 		}
 	}
-	if iso := st.fl["isolation"]; iso.Value != nil && rf["tools"].Value == nil {
+	if iso := st.fields["isolation"]; iso.Value != nil && rf["tools"].Value == nil {
 		c.f.Errorf(iso.Key, "isolation on a reason step bounds the tools its agent calls, and step %s gives it none (reason.tools)", st.name())
 	}
 	if rf["tools"].Value != nil || maxTurns > 0 || schema != nil {
 		if maxTurns == 0 {
 			maxTurns = DefaultMaxTurns
 		}
-		st.st.Reason = &plan.Reason{Tools: tools, MaxTurns: maxTurns, Schema: schema}
+		st.step.Reason = &plan.Reason{Tools: tools, MaxTurns: maxTurns, Schema: schema}
 	}
 	if model == nil || prompt == nil {
 		return
@@ -115,7 +115,7 @@ func (c *compiler) readReason(st *stepInfo, body scope) {
 		writeJSONString(&b, output)
 	}
 	b.WriteByte('}')
-	st.st.With = b.Bytes()
+	st.step.With = b.Bytes()
 }
 
 // readOutputSchema reads reason.output: {schema: ...} and checks that the
@@ -161,7 +161,7 @@ const schemaURL = "mem:///schema.json"
 // whose host the policy does not grant, an API key variable it does not
 // grant, and a usd budget with a model whose price is unknown.
 func (c *compiler) checkModel(st *stepInfo, m *plan.Model) {
-	at := st.fl["agent"].Value
+	at := st.fields["agent"].Value
 	g := c.policy.Grants
 	if m.Endpoint != "" {
 		if u, err := url.Parse(m.Endpoint); err == nil && !hostGranted(g.HTTPHosts, u) {
@@ -273,7 +273,7 @@ func (c *compiler) readAgentTools(st *stepInfo, n *yaml.Node) []plan.AgentTool {
 			Description: desc, Parameters: params,
 		})
 		if slices.Contains(chain, plan.RuntimeNative) {
-			c.checkGrants(&stepInfo{st: plan.Step{Runtimes: chain}}, name, s.N)
+			c.checkGrants(&stepInfo{step: plan.Step{Runtimes: chain}}, name, s.N)
 		}
 	}
 	if len(out) > 64 {
@@ -290,10 +290,10 @@ var reasonField = regexp.MustCompile(`^steps\s*\.\s*[A-Za-z_][A-Za-z0-9_]*\s*\.\
 // model.chat's {content, usage}, and the read would fail only when the run
 // reaches it.
 func (c *compiler) checkReasonOutputUse(s *site, u expr.Use, t *stepInfo) {
-	if t.st.Kind != plan.KindReason || t.st.With == nil || t.st.Reason != nil && len(t.st.Reason.Schema) > 0 {
+	if t.step.Kind != plan.KindReason || t.step.With == nil || t.step.Reason != nil && len(t.step.Reason.Schema) > 0 {
 		return
 	}
-	if bytes.Contains(t.st.With, []byte(`"output":"json"`)) {
+	if bytes.Contains(t.step.With, []byte(`"output":"json"`)) {
 		return
 	}
 	m := reasonField.FindStringSubmatch(s.src[u.Offset:])

@@ -34,21 +34,21 @@ const (
 
 // stepInfo is a step while it is being compiled.
 type stepInfo struct {
-	idx   int
-	node  *yaml.Node
-	id    string
-	idN   *yaml.Node
-	dup   bool // a later step with an id already taken
-	kind  string
-	fl    map[string]diag.Field
-	agent *plan.Agent
-	st    plan.Step
+	idx    int
+	node   *yaml.Node
+	id     string
+	idNode *yaml.Node
+	dup    bool // a later step with an id already taken
+	kind   string
+	fields map[string]diag.Field // the step's keys and values, by key
+	agent  *plan.Agent
+	step   plan.Step // what the Plan will hold
 
 	needs     []diag.Str
 	preds     []int // needs, and the steps this one handles errors for
 	handles   []int // steps whose on_error names this one
 	onErrorTo diag.Str
-	anc       bitset // transitive preds; nil when the step is on or after a cycle
+	ancestors bitset // transitive preds; nil when the step is on or after a cycle
 
 	callAt *yaml.Node // call.metascript
 	callIn *yaml.Node // call.inputs
@@ -92,21 +92,21 @@ func (c *compiler) readSteps(n *yaml.Node) {
 	for i, sn := range items {
 		st := &stepInfo{idx: i, node: sn}
 		c.steps = append(c.steps, st)
-		st.fl = c.fields(sn, stepObj, "step")
+		st.fields = c.fields(sn, stepObj, "step")
 		if sn.Kind != yaml.MappingNode {
 			continue
 		}
-		id, ok := c.f.String(st.fl["id"].Value, "id")
+		id, ok := c.f.String(st.fields["id"].Value, "id")
 		if !ok {
 			continue
 		}
-		st.idN = id.N
+		st.idNode = id.N
 		if !c.ident(id, "step id") {
 			continue
 		}
 		st.id = id.V
 		if prev := c.byID[id.V]; prev != nil {
-			c.f.Errorf(id.N, "duplicate step id %q (first at %s)", id.V, diag.LinePos(prev.idN))
+			c.f.Errorf(id.N, "duplicate step id %q (first at %s)", id.V, diag.LinePos(prev.idNode))
 			st.dup = true
 			continue
 		}
@@ -130,7 +130,7 @@ func (c *compiler) readSteps(n *yaml.Node) {
 func (c *compiler) stepKind(st *stepInfo) string {
 	var kind string
 	for _, k := range kindKeys {
-		f, ok := st.fl[k]
+		f, ok := st.fields[k]
 		if !ok {
 			continue
 		}
@@ -154,8 +154,8 @@ func (st *stepInfo) name() string {
 }
 
 func (c *compiler) readStep(st *stepInfo) {
-	fl := st.fl
-	st.st = plan.Step{ID: st.id, Kind: st.kind, Pos: c.f.Pos(st.node), OnError: plan.OnError{Action: plan.OnErrorFail}}
+	fl := st.fields
+	st.step = plan.Step{ID: st.id, Kind: st.kind, Pos: c.f.Pos(st.node), OnError: plan.OnError{Action: plan.OnErrorFail}}
 	for _, sf := range stepObj.fields {
 		why, bad := notFor[st.kind][sf.name]
 		if f, ok := fl[sf.name]; ok && bad {
@@ -165,7 +165,7 @@ func (c *compiler) readStep(st *stepInfo) {
 
 	if a, ok := c.f.String(fl["agent"].Value, "agent"); ok {
 		st.agent = c.stepAgent(a)
-		st.st.Agent = a.V
+		st.step.Agent = a.V
 	}
 	seen := map[string]bool{}
 	needs := c.f.StringOrList(fl["needs"].Value, "needs")
@@ -182,10 +182,10 @@ func (c *compiler) readStep(st *stepInfo) {
 		}
 		seen[nd.V] = true
 		st.needs = append(st.needs, nd)
-		st.st.Needs = append(st.st.Needs, nd.V)
+		st.step.Needs = append(st.step.Needs, nd.V)
 	}
 	if v, ok := c.f.Enum(fl["isolation"].Value, "isolation", isolations); ok {
-		st.st.MinIsolation = v
+		st.step.MinIsolation = v
 	}
 
 	foreach, while := fl["foreach"].Value != nil, fl["while"].Value != nil
@@ -200,7 +200,7 @@ func (c *compiler) readStep(st *stepInfo) {
 		body |= scIndex | scSelf
 	}
 	if foreach {
-		st.st.Foreach, _ = c.exprField(fl["foreach"].Value, st, "foreach", "list", 0)
+		st.step.Foreach, _ = c.exprField(fl["foreach"].Value, st, "foreach", "list", 0)
 	}
 	if f, ok := fl["concurrency"]; ok {
 		if v, ok := c.f.Int(f.Value, "concurrency"); ok {
@@ -212,22 +212,22 @@ func (c *compiler) readStep(st *stepInfo) {
 			case !foreach:
 				c.f.Errorf(f.Key, "concurrency applies only to foreach steps")
 			default:
-				st.st.Concurrency = v
+				st.step.Concurrency = v
 			}
 		}
 	}
 	if fl["when"].Value != nil {
-		st.st.When, _ = c.exprField(fl["when"].Value, st, "when", "bool", 0)
+		st.step.When, _ = c.exprField(fl["when"].Value, st, "when", "bool", 0)
 	}
 	if while && !foreach {
 		c.readWhile(st, fl["while"].Value)
 	}
 	c.readRetry(st, fl["retry"].Value)
 	if d, ok := c.f.Duration(fl["timeout"].Value, "timeout"); ok {
-		st.st.Timeout = plan.Duration(d)
+		st.step.Timeout = plan.Duration(d)
 	}
 	if d, ok := c.f.Duration(fl["schedule_to_start"].Value, "schedule_to_start"); ok {
-		st.st.ScheduleToStart = plan.Duration(d)
+		st.step.ScheduleToStart = plan.Duration(d)
 	}
 	c.readOnError(st, fl["on_error"].Value)
 	for _, cn := range c.f.Seq(fl["checks"].Value, "checks") {
@@ -242,7 +242,7 @@ func (c *compiler) readStep(st *stepInfo) {
 		if m, ok := c.f.String(cf["message"].Value, "message"); ok {
 			ch.Message = m.V
 		}
-		st.st.Checks = append(st.st.Checks, ch)
+		st.step.Checks = append(st.step.Checks, ch)
 	}
 
 	switch st.kind {
@@ -254,14 +254,14 @@ func (c *compiler) readStep(st *stepInfo) {
 		c.readApproval(st, body)
 	case kindSet:
 		if raw, ok := c.templateJSON(fl["set"].Value, st, "set", body); ok {
-			st.st.Set = raw
+			st.step.Set = raw
 		}
 	case kindCall:
 		c.readCall(st, body)
 	}
 	if w := fl["with"]; w.Value != nil && st.kind == kindTool {
 		if raw, ok := c.templateJSON(w.Value, st, "with", body); ok {
-			st.st.With = raw
+			st.step.With = raw
 		}
 	}
 }
@@ -308,7 +308,7 @@ func (c *compiler) readWhile(st *stepInfo, n *yaml.Node) {
 		ok = false
 	}
 	if ok {
-		st.st.While = loop
+		st.step.While = loop
 	}
 }
 
@@ -345,7 +345,7 @@ func (c *compiler) readRetry(st *stepInfo, n *yaml.Node) {
 		}
 		r.NonRetryable = append(r.NonRetryable, s.V)
 	}
-	st.st.Retry = r
+	st.step.Retry = r
 }
 
 func (c *compiler) readOnError(st *stepInfo, n *yaml.Node) {
@@ -356,7 +356,7 @@ func (c *compiler) readOnError(st *stepInfo, n *yaml.Node) {
 		of := c.fields(n, onErrorObj, "on_error")
 		if s, ok := c.f.String(of["step"].Value, "on_error.step"); ok {
 			st.onErrorTo = s
-			st.st.OnError = plan.OnError{Action: plan.OnErrorStep, Step: s.V}
+			st.step.OnError = plan.OnError{Action: plan.OnErrorStep, Step: s.V}
 		}
 		return
 	}
@@ -365,6 +365,6 @@ func (c *compiler) readOnError(st *stepInfo, n *yaml.Node) {
 		return
 	}
 	if v, ok := c.f.Enum(n, "on_error", onErrorActions); ok {
-		st.st.OnError.Action = v
+		st.step.OnError.Action = v
 	}
 }
