@@ -178,8 +178,12 @@ func Run(ctx context.Context, cfg Config, targets []Target) (*Report, error) {
 	return rep, nil
 }
 
-// comparable workloads also run on the comparison servers.
-func comparable(w string) bool { return w == Sequential || w == Foreach || w == Latency }
+// comparable workloads also run on the comparison servers. Concurrent
+// does too: a burst of starts is what start-dev takes better than a tuned
+// server did (issue 13, item 1), so the two stand side by side.
+func comparable(w string) bool {
+	return w == Sequential || w == Foreach || w == Latency || w == Concurrent
+}
 
 // sides are the sides that run workload w on the server under test (main)
 // or on a comparison server: TARS everywhere; the hand-written workflow with
