@@ -10,19 +10,19 @@ import (
 	"github.com/tars-engine/tars/internal/env"
 	"github.com/tars-engine/tars/plan"
 	"github.com/tars-engine/tars/workflows"
+	"github.com/tars-engine/tars/workflows/trace"
 )
 
 // runOutcome says how a run that did not complete ended, in the words the
-// Web UI and the trace use: cancelled, terminated, timed out or failed.
+// Web UI and the trace use (closedStatus): cancelled, terminated, timed out
+// or failed.
 func runOutcome(id string, err error) string {
-	var terminated *temporal.TerminatedError
-	var timeout *temporal.TimeoutError
-	switch {
-	case temporal.IsCanceledError(err):
+	switch closedStatus(err) {
+	case trace.RunCanceled:
 		return fmt.Sprintf("run %s cancelled", id)
-	case errors.As(err, &terminated):
+	case trace.RunTerminated:
 		return fmt.Sprintf("run %s terminated by the server or an operator (tars trace %s shows its last steps)", id, id)
-	case errors.As(err, &timeout) && !isActivityError(err):
+	case trace.RunTimedOut:
 		return fmt.Sprintf("run %s timed out: it passed policy.timeout", id)
 	}
 	return fmt.Sprintf("run %s failed: %s", id, workflows.Describe(err))

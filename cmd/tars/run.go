@@ -277,7 +277,7 @@ func closedStatus(err error) string {
 		return trace.RunCanceled
 	case errors.As(err, &terminated):
 		return trace.RunTerminated
-	case errors.As(err, &timeout):
+	case errors.As(err, &timeout) && !isActivityError(err):
 		return trace.RunTimedOut
 	}
 	return trace.RunFailed
