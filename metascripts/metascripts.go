@@ -2,7 +2,9 @@ package metascripts
 
 import (
 	"fmt"
+	"io/fs"
 	"os"
+	pathpkg "path"
 	"path/filepath"
 
 	"github.com/tars-engine/tars/configs"
@@ -31,6 +33,10 @@ type Options struct {
 	// Lookup finds the file of another metascript for a call step. The
 	// default looks for NAME.yaml, then NAME.yml, beside the calling file.
 	Lookup func(name string) (path string, err error)
+	// FS, when set, is where paths are read (the metascript's and those
+	// of the metascripts it calls), instead of the operating system's
+	// files: the built-in examples compile from an embedded FS.
+	FS fs.FS
 }
 
 // CompileFile reads and compiles the metascript at path. On faults it
@@ -105,7 +111,21 @@ func flattenChildren(path string, root *plan.Plan) (*plan.Plan, error) {
 	return &out, nil
 }
 
-func readSource(path string) ([]byte, error) {
+func readSource(path string) ([]byte, error) { return readSourceFS(nil, path) }
+
+// readSourceFS reads path from fsys, or from the operating system's files
+// when fsys is nil, refusing files over MaxSourceBytes.
+func readSourceFS(fsys fs.FS, path string) ([]byte, error) {
+	if fsys != nil {
+		st, err := fs.Stat(fsys, path)
+		if err != nil {
+			return nil, err
+		}
+		if st.Size() > MaxSourceBytes {
+			return nil, fmt.Errorf("%s: %d bytes is larger than the %d a metascript may have", path, st.Size(), MaxSourceBytes)
+		}
+		return fs.ReadFile(fsys, path)
+	}
 	st, err := os.Stat(path)
 	if err != nil {
 		return nil, err
@@ -123,7 +143,11 @@ type session struct {
 	cfg      *configs.Config
 	lookup   func(from, name string) (string, error)
 	children map[string]*childResult // by resolved path
+	fsys     fs.FS                   // nil: the operating system's files
 }
+
+// read reads a metascript's source where the session reads files.
+func (s *session) read(path string) ([]byte, error) { return readSourceFS(s.fsys, path) }
 
 type childResult struct {
 	plan  *plan.Plan
@@ -131,7 +155,7 @@ type childResult struct {
 }
 
 func newSession(o Options) *session {
-	s := &session{cat: o.Catalog, cfg: o.Config, children: map[string]*childResult{}}
+	s := &session{cat: o.Catalog, cfg: o.Config, children: map[string]*childResult{}, fsys: o.FS}
 	if s.cat == nil {
 		s.cat = noCatalog{}
 	}
@@ -140,6 +164,8 @@ func newSession(o Options) *session {
 	}
 	if o.Lookup != nil {
 		s.lookup = func(_, name string) (string, error) { return o.Lookup(name) }
+	} else if o.FS != nil {
+		s.lookup = func(from, name string) (string, error) { return besideLookupFS(o.FS, from, name) }
 	} else {
 		s.lookup = besideLookup
 	}
@@ -152,6 +178,18 @@ func besideLookup(from, name string) (string, error) {
 	for _, ext := range []string{".yaml", ".yml"} {
 		p := filepath.Join(dir, name+ext)
 		if st, err := os.Stat(p); err == nil && !st.IsDir() {
+			return p, nil
+		}
+	}
+	return "", fmt.Errorf("no %s.yaml in %s", name, dir)
+}
+
+// besideLookupFS finds NAME.yaml or NAME.yml beside from in fsys.
+func besideLookupFS(fsys fs.FS, from, name string) (string, error) {
+	dir := pathpkg.Dir(from)
+	for _, ext := range []string{".yaml", ".yml"} {
+		p := pathpkg.Join(dir, name+ext)
+		if st, err := fs.Stat(fsys, p); err == nil && !st.IsDir() {
 			return p, nil
 		}
 	}

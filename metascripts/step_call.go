@@ -70,7 +70,7 @@ func (c *compiler) compileCalls() map[string]*plan.Plan {
 		res := c.s.children[canon]
 		if res == nil {
 			res = &childResult{}
-			src, err := readSource(path)
+			src, err := c.s.read(path)
 			if err != nil {
 				res.diags = Diagnostics{{File: path, Line: 1, Col: 1, Msg: err.Error()}}
 			} else {

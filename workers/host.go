@@ -17,6 +17,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/tars-engine/tars/activities"
+	"github.com/tars-engine/tars/plan"
 	"github.com/tars-engine/tars/workflows"
 )
 
@@ -26,6 +27,12 @@ type Options struct {
 	QueuePrefix string
 	// Workflows: also serve the interpreter and its control activities.
 	Workflows bool
+	// Catalogue holds the Plans the interpreter runs by name (runs of
+	// metascripts not in it are refused unless AllowAdhoc).
+	Catalogue *plan.Catalogue
+	// AllowAdhoc: also run Plans sent with the run (tars dev, and tars
+	// worker --allow-adhoc).
+	AllowAdhoc bool
 	// Runners: the pools to serve, one per runtime.
 	Runners  []activities.Runner
 	Identity string
@@ -71,7 +78,8 @@ func Start(o Options) (*Host, error) {
 		wo := WorkflowWorkerOptions(o.Identity)
 		wo.WorkerStopTimeout = o.StopTimeout
 		w := worker.New(o.Client, workflows.WorkflowQueue(o.QueuePrefix), wo)
-		w.RegisterDynamicWorkflow(workflows.Interpreter, workflow.DynamicRegisterOptions{})
+		eng := &workflows.Engine{Catalogue: o.Catalogue, AllowAdhoc: o.AllowAdhoc, Identity: o.Identity}
+		w.RegisterDynamicWorkflow(eng.Run, workflow.DynamicRegisterOptions{})
 		ctl := &Pollers{Client: o.Client}
 		w.RegisterActivityWithOptions(ctl.Pollers, activity.RegisterOptions{Name: workflows.PollersActivity})
 		h.workers = append(h.workers, w)

@@ -56,8 +56,21 @@ func (r *run) child(ctx workflow.Context, s *plan.Step, sc *scope, vars expr.Var
 		flat.Children = r.p.Children
 		cp = &flat
 	}
-	child := RunInput{Plan: cp, Inputs: inputs, Options: r.in.Options}
-	if err := workflow.ExecuteChildWorkflow(workflow.WithChildOptions(ctx, opts), cp.Name, child).Get(ctx, &res); err != nil {
+	var args []any
+	switch {
+	case r.in.Digest != "" && r.in.adhoc == nil:
+		// A catalogue run: the child names its Plan in the root's table.
+		args = []any{inputs, StartSpec{Digest: r.in.Digest, Child: cp.Name, Options: r.in.Options}}
+	case r.in.Digest != "":
+		spec, _, err := AdhocSpec(cp, r.in.Options)
+		if err != nil {
+			return nil, err
+		}
+		args = []any{inputs, spec}
+	default: // a recorded RunInput: its children carried their Plans
+		args = []any{RunInput{Plan: cp, Inputs: inputs, Options: r.in.Options}}
+	}
+	if err := workflow.ExecuteChildWorkflow(workflow.WithChildOptions(ctx, opts), cp.Name, args...).Get(ctx, &res); err != nil {
 		return nil, err
 	}
 	return normalize(map[string]any(res.Outputs)), nil

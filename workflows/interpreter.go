@@ -7,7 +7,6 @@ import (
 	"strings"
 	"sync"
 
-	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
@@ -27,16 +26,6 @@ const (
 	ErrExpression      = "ExpressionError"
 	ErrPlanUnsupported = "PlanUnsupported"
 )
-
-// Interpreter is the dynamic workflow: every metascript's runs execute it,
-// under the metascript's name as workflow type.
-func Interpreter(ctx workflow.Context, args converter.EncodedValues) (*RunResult, error) {
-	var in RunInput
-	if err := args.Get(&in); err != nil {
-		return nil, temporal.NewNonRetryableApplicationError("workflow input is not a TARS RunInput: "+err.Error(), ErrBadInput, err)
-	}
-	return Run(ctx, in)
-}
 
 // Run interprets in.Plan. It is the interpreter's body, exported so tests
 // and embedders can register it under a fixed name.
@@ -155,6 +144,9 @@ func newRun(ctx workflow.Context, in RunInput) (*run, error) {
 		return nil, err
 	}
 	r.inputs = inputs
+	if err := r.announce(ctx); err != nil {
+		return nil, err
+	}
 
 	if err := workflow.SetQueryHandler(ctx, QueryState, func() (State, error) { return r.view(), nil }); err != nil {
 		return nil, err
@@ -451,6 +443,12 @@ func (r *run) continueAsNew(ctx workflow.Context) error {
 		if st.Status != StatusPending {
 			snap.Steps[r.p.Steps[i].ID] = st
 		}
+	}
+	if r.in.Digest != "" {
+		// The Plan stays with the workers: the next run names it.
+		spec := r.in.spec()
+		spec.Resume = snap
+		return workflow.NewContinueAsNewError(ctx, workflow.GetInfo(ctx).WorkflowType.Name, r.in.Inputs, spec)
 	}
 	next := r.in
 	next.Resume = snap

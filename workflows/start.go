@@ -37,23 +37,29 @@ var SearchAttributeNames = map[string]string{
 
 // SearchAttributes derives a run's search attributes from its Plan.
 func SearchAttributes(p *plan.Plan) temporal.SearchAttributes {
-	agents, runtimes, depts := set(), set(), set()
-	for _, a := range p.Agents {
-		agents.add(a.ID)
-		depts.add(a.Department)
-	}
-	for _, s := range p.Steps {
-		agents.add(s.Agent)
-		for _, rt := range s.Runtimes {
-			runtimes.add(rt)
-		}
-	}
+	agents, runtimes, depts := planSets(p)
 	return temporal.NewSearchAttributes(
 		SAMetascript.ValueSet(p.Name),
-		SAAgents.ValueSet(agents.list()),
-		SARuntimes.ValueSet(runtimes.list()),
-		SADepartments.ValueSet(depts.list()),
+		SAAgents.ValueSet(agents),
+		SARuntimes.ValueSet(runtimes),
+		SADepartments.ValueSet(depts),
 	)
+}
+
+// planSets lists a Plan's agents, runtimes and departments, sorted.
+func planSets(p *plan.Plan) (agents, runtimes, depts []string) {
+	agentsSet, runtimesSet, deptsSet := set(), set(), set()
+	for _, a := range p.Agents {
+		agentsSet.add(a.ID)
+		deptsSet.add(a.Department)
+	}
+	for _, s := range p.Steps {
+		agentsSet.add(s.Agent)
+		for _, rt := range s.Runtimes {
+			runtimesSet.add(rt)
+		}
+	}
+	return agentsSet.list(), runtimesSet.list(), deptsSet.list()
 }
 
 type strset map[string]bool
@@ -82,13 +88,16 @@ func Summary(p *plan.Plan) string {
 }
 
 // Details is the static details shown in the Web UI: the step list.
-func Details(p *plan.Plan) string {
+func Details(p *plan.Plan) string { return detailsWithDigest(p, digestOrEmpty(p)) }
+
+// detailsWithDigest is Details naming the Plan by its digest.
+func detailsWithDigest(p *plan.Plan, digest string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "**%s**", p.Name)
 	if p.Version != "" {
 		fmt.Fprintf(&b, " v%s", p.Version)
 	}
-	fmt.Fprintf(&b, " · plan sha256 %.12s\n\n| step | kind | agent | runtimes | needs |\n|---|---|---|---|---|\n", p.SHA256)
+	fmt.Fprintf(&b, " · plan %s\n\n| step | kind | agent | runtimes | needs |\n|---|---|---|---|---|\n", plan.ShortDigest(digest))
 	for _, s := range p.Steps {
 		what := s.Kind
 		if s.Tool != "" {
@@ -97,6 +106,14 @@ func Details(p *plan.Plan) string {
 		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s |\n", s.ID, what, s.Agent, strings.Join(s.Runtimes, " → "), strings.Join(s.Needs, ", "))
 	}
 	return b.String()
+}
+
+// StartArgs are the workflow arguments of a run: its inputs and spec.
+func StartArgs(inputs map[string]any, spec StartSpec) []any {
+	if inputs == nil {
+		inputs = map[string]any{}
+	}
+	return []any{inputs, spec}
 }
 
 // StartOptions are the options `tars run` and `tars submit` start a run with.
@@ -118,12 +135,12 @@ func StartOptions(p *plan.Plan, id string, o Options) client.StartWorkflowOption
 // ctx ends or StartRetryFor passes. Retries are idempotent by workflow id:
 // the first try fails if the id is already running, a retry takes the run
 // an earlier try may have started before its answer was lost.
-func StartRun(ctx context.Context, c client.Client, opts client.StartWorkflowOptions, workflowType any, input any) (client.WorkflowRun, error) {
+func StartRun(ctx context.Context, c client.Client, opts client.StartWorkflowOptions, workflowType any, args ...any) (client.WorkflowRun, error) {
 	deadline := time.Now().Add(StartRetryFor)
 	wait := 100 * time.Millisecond
 	opts.WorkflowExecutionErrorWhenAlreadyStarted = true
 	for try := 1; ; try++ {
-		run, err := c.ExecuteWorkflow(ctx, opts, workflowType, input)
+		run, err := c.ExecuteWorkflow(ctx, opts, workflowType, args...)
 		if err == nil || !retryableStart(ctx, err) || time.Now().Add(wait).After(deadline) {
 			if err != nil && try > 1 {
 				err = fmt.Errorf("after %d tries: %w", try, err)

@@ -1,6 +1,7 @@
 package workflows
 
 import (
+	"encoding/json"
 	"time"
 
 	"github.com/tars-engine/tars/plan"
@@ -49,13 +50,23 @@ func orDefault(prefix string) string {
 	return prefix
 }
 
-// RunInput is the workflow input: the whole Plan travels with the run.
+// RunInput is what the interpreter runs: a Plan, the run's inputs and
+// options. Runs started since the catalogue carry only a name, inputs and
+// a StartSpec (catalogue.go), and the Engine finds the Plan; histories
+// recorded before carry a RunInput with the whole Plan in their input.
 type RunInput struct {
 	Plan    *plan.Plan     `json:"plan"`
 	Inputs  map[string]any `json:"inputs,omitempty"`
 	Options Options        `json:"options,omitempty"`
 	// Resume carries state across continue-as-new.
 	Resume *Snapshot `json:"resume,omitempty"`
+	// Digest is the Plan's digest for a run started by name or as an
+	// ad-hoc StartSpec ("" for a recorded RunInput): it continues as new
+	// and starts children by digest, not with the Plan.
+	Digest string `json:"digest,omitempty"`
+	// Child: the Plan is the child of that name of the Plan Digest.
+	Child string          `json:"child,omitempty"`
+	adhoc json.RawMessage // an ad-hoc Plan's canonical JSON, carried on
 }
 
 // Options tune one run; they travel with it so a replay sees the same ones.

@@ -48,7 +48,9 @@ func (e *testEnv) startWith(p *plan.Plan, o workflows.Options) string {
 	e.t.Helper()
 	o.QueuePrefix = e.g.queuePrefix
 	id := newRunID(p.Name)
-	_, err := workflows.StartRun(context.Background(), e.c, workflows.StartOptions(p, id, o), p.Name, workflows.RunInput{Plan: p, Options: o})
+	spec, _, err := workflows.AdhocSpec(p, o)
+	require.NoError(e.t, err)
+	_, err = workflows.StartRun(context.Background(), e.c, workflows.StartOptions(p, id, o), p.Name, workflows.StartArgs(nil, spec)...)
 	require.NoError(e.t, err)
 	return id
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/tars-engine/tars/configs"
 	"github.com/tars-engine/tars/internal/devserver"
+	"github.com/tars-engine/tars/plan"
 	"github.com/tars-engine/tars/workers"
 	"github.com/tars-engine/tars/workflows"
 )
@@ -199,7 +200,7 @@ func startDev(ctx context.Context, g *globals, f devFlags) (*devProcess, error) 
 		d.stop()
 		return nil, err
 	}
-	host, err := g.serveWith(ctx, serveOptions{pools: names, workflows: true, health: health, grace: f.ops.grace})
+	host, err := g.serveWith(ctx, serveOptions{pools: names, workflows: true, health: health, grace: f.ops.grace, allowAdhoc: true})
 	if err != nil {
 		d.stop()
 		return nil, err
@@ -231,15 +232,29 @@ type serveOptions struct {
 	capacity  map[string]int // per pool, from a deployment target; 0 or absent: the runner's own
 	health    *workers.Health
 	grace     time.Duration // Host.Stop lets running calls finish this long
+	// allowAdhoc: the interpreter also runs Plans sent with a run that
+	// are not in its catalogue (tars dev; tars worker --allow-adhoc).
+	allowAdhoc bool
 }
 
 // serve starts the interpreter (when wf) and the named pools.
 func (g *globals) serve(ctx context.Context, pools []string, wf bool) (*workers.Host, error) {
-	return g.serveWith(ctx, serveOptions{pools: pools, workflows: wf})
+	return g.serveWith(ctx, serveOptions{pools: pools, workflows: wf, allowAdhoc: true})
 }
 
 // serveWith starts what o says.
 func (g *globals) serveWith(ctx context.Context, o serveOptions) (*workers.Host, error) {
+	var cat *plan.Catalogue
+	if o.workflows {
+		var warnings []string
+		var err error
+		if cat, warnings, err = g.catalogue(); err != nil {
+			return nil, err
+		}
+		for _, w := range warnings {
+			g.logger().Warn(w)
+		}
+	}
 	runners, err := workers.Build(o.pools, g.poolConfig())
 	if err != nil {
 		return nil, err
@@ -253,6 +268,7 @@ func (g *globals) serveWith(ctx context.Context, o serveOptions) (*workers.Host,
 	}
 	h, err := workers.Start(workers.Options{
 		Client: c, QueuePrefix: g.queuePrefix, Workflows: o.workflows, Runners: runners, Logger: g.logger(),
+		Catalogue: cat, AllowAdhoc: o.allowAdhoc,
 		Metrics: g.metrics, Health: o.health, StopTimeout: o.grace, Capacity: o.capacity,
 	})
 	if err != nil {
@@ -275,6 +291,7 @@ func newWorkerCmd(g *globals) *cobra.Command {
 		pools       string
 		target      string
 		noWorkflows bool
+		allowAdhoc  bool
 		ops         opsFlags
 	)
 	c := &cobra.Command{
@@ -306,7 +323,7 @@ them elsewhere), and the process exits 0.`,
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			ops.resolve()
-			so := serveOptions{workflows: !noWorkflows, grace: ops.grace}
+			so := serveOptions{workflows: !noWorkflows, grace: ops.grace, allowAdhoc: allowAdhoc}
 			if target != "" {
 				t, prefix, err := g.deploymentTarget(target)
 				if err != nil {
@@ -357,6 +374,7 @@ them elsewhere), and the process exits 0.`,
 	c.Flags().StringVar(&pools, "pools", "", "comma-separated pools: native, wasm, hyperlight, cuda (default: every pool this machine can serve)")
 	c.Flags().StringVar(&target, "target", "", "take pools, capacity and queue prefix from this target of deployment.yaml")
 	c.Flags().BoolVar(&noWorkflows, "no-workflows", false, "do not serve the interpreter workflow")
+	c.Flags().BoolVar(&allowAdhoc, "allow-adhoc", false, "also run ad-hoc metascripts: Plans sent with a run (tars run FILE) that are not in this worker's catalogue; off by default, so that only the catalogue's metascripts run")
 	ops.register(c)
 	return c
 }

@@ -16,8 +16,10 @@ import (
 	tlog "go.temporal.io/sdk/log"
 	"gopkg.in/yaml.v3"
 
+	"github.com/tars-engine/tars/plan"
 	"github.com/tars-engine/tars/workers"
 	"github.com/tars-engine/tars/workflows"
+	"github.com/tars-engine/tars/workflows/trace"
 )
 
 // globals are the settings every command shares. Precedence, lowest
@@ -52,6 +54,12 @@ type globals struct {
 	// and namespace, which a command may still change after resolve (tars
 	// dev points them at its own server).
 	conn envconfig.ClientConfigProfile
+
+	// catFlags say which metascripts the catalogue holds; cat caches it
+	// once compiled (catalogue.go).
+	catFlags    catalogueFlags
+	cat         *plan.Catalogue
+	catWarnings []string
 }
 
 // fileConfig is the YAML config file's shape.
@@ -63,6 +71,7 @@ type fileConfig struct {
 	Configs     string            `yaml:"configs"`
 	Modules     string            `yaml:"modules"`
 	Guests      string            `yaml:"guests"`
+	Metascripts []string          `yaml:"metascripts"`
 	APIKey      string            `yaml:"api_key"`
 	GRPCMeta    map[string]string `yaml:"grpc_meta"`
 	TLS         *struct {
@@ -93,7 +102,11 @@ func (g *globals) register(root *cobra.Command) {
 	f.StringArrayVar(&g.grpcMeta, "grpc-meta", nil, "gRPC metadata sent with every request, KEY=VALUE (repeatable; env TEMPORAL_GRPC_META_<KEY>)")
 	f.StringVar(&g.logLevel, "log-level", "", "debug, info, warn or error (env TARS_LOG_LEVEL; default warn)")
 	f.StringVar(&g.logFormat, "log-format", "", "text (key=value) or json (one object a line; lines about a step carry run_id, step and runtime) (env TARS_LOG_FORMAT; default text)")
-	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error { return g.resolve() }
+	g.catFlags.register(root)
+	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error {
+		trace.Plans = g.planByDigest
+		return g.resolve()
+	}
 }
 
 // resolve fills unset values from the environment, the config files and
@@ -131,6 +144,7 @@ func (g *globals) resolve() error {
 	if err := g.resolveConn(fc); err != nil {
 		return err
 	}
+	g.catFlags.resolve(fc.Metascripts)
 	pick(&g.queuePrefix, "TARS_QUEUE_PREFIX", fc.QueuePrefix, workflows.DefaultQueuePrefix)
 	pick(&g.uiURL, "TARS_UI", fc.UI, "")
 	pick(&g.configsDir, "TARS_CONFIGS", fc.Configs, "")

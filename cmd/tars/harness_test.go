@@ -107,8 +107,10 @@ func (e *testEnv) compile(file string) *plan.Plan {
 func (e *testEnv) start(p *plan.Plan, inputs map[string]any) string {
 	e.t.Helper()
 	id := newRunID(p.Name)
-	opts := workflows.StartOptions(p, id, workflows.Options{QueuePrefix: e.g.queuePrefix})
-	_, err := e.c.ExecuteWorkflow(context.Background(), opts, p.Name, workflows.RunInput{Plan: p, Inputs: inputs, Options: workflows.Options{QueuePrefix: e.g.queuePrefix}})
+	o := workflows.Options{QueuePrefix: e.g.queuePrefix}
+	spec, _, err := workflows.AdhocSpec(p, o)
+	require.NoError(e.t, err)
+	_, err = e.c.ExecuteWorkflow(context.Background(), workflows.StartOptions(p, id, o), p.Name, workflows.StartArgs(inputs, spec)...)
 	require.NoError(e.t, err)
 	return id
 }

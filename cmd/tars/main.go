@@ -62,6 +62,7 @@ docs/cli.md.`,
 		newDevCmd(g), newWorkerCmd(g), newEnvCmd(g),
 		newRunCmd(g), newSubmitCmd(g), newStatusCmd(g), newResultCmd(g), newCancelCmd(g), newApproveCmd(g),
 		newValidateCmd(g), newCompileCmd(g), newGraphCmd(g), newSchemaCmd(), newPlanCmd(g), newToolsCmd(g),
+		newCatalogueCmd(g), newScheduleCmd(g),
 	)
 	for _, c := range extraCommands {
 		root.AddCommand(c(g))

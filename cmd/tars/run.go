@@ -24,6 +24,7 @@ import (
 
 	"github.com/tars-engine/tars/activities"
 	"github.com/tars-engine/tars/internal/tracepage"
+	"github.com/tars-engine/tars/metascripts"
 	"github.com/tars-engine/tars/plan"
 	"github.com/tars-engine/tars/workers"
 	"github.com/tars-engine/tars/workflows"
@@ -34,6 +35,7 @@ type runFlags struct {
 	inputs     []string
 	inputsFile string
 	id         string
+	digest     string
 	quiet      bool
 	out        outputFlags
 }
@@ -42,6 +44,7 @@ func (f *runFlags) register(c *cobra.Command) {
 	c.Flags().StringArrayVarP(&f.inputs, "input", "i", nil, "input as name=value (repeatable); lists and maps as JSON or YAML")
 	c.Flags().StringVar(&f.inputsFile, "inputs-file", "", "YAML or JSON file of inputs (flags win)")
 	c.Flags().StringVar(&f.id, "id", "", "workflow id (default: <metascript>-<time>-<random>)")
+	c.Flags().StringVar(&f.digest, "digest", "", "with a metascript NAME: run the Plan of this digest (sha256:…, see tars catalogue); the run waits until a worker serves it")
 	f.out.register(c)
 	_ = c.RegisterFlagCompletionFunc("inputs-file", completeFiles("yaml", "yml", "json"))
 }
@@ -96,13 +99,22 @@ func runFile(ctx context.Context, g *globals, f *runFlags, file string, out, err
 	if err != nil {
 		return err
 	}
-	p, err := g.compile(file)
+	o := workflows.Options{QueuePrefix: g.queuePrefix}
+	t, err := g.resolveStart(file, f.digest, o)
 	if err != nil {
-		printFaults(os.Stderr, err)
-		return exitError{1}
+		var d metascripts.Diagnostics
+		if errors.As(err, &d) {
+			printFaults(os.Stderr, err)
+			return exitError{1}
+		}
+		return err
 	}
-	inputs, err := parseInputs(p, f.inputsFile, f.inputs)
-	if err != nil {
+	var inputs map[string]any
+	if t.p != nil {
+		if inputs, err = parseInputs(t.p, f.inputsFile, f.inputs); err != nil {
+			return err
+		}
+	} else if inputs, err = parseUntypedInputs(f.inputsFile, f.inputs); err != nil {
 		return err
 	}
 	c, err := g.dial(ctx)
@@ -112,12 +124,15 @@ func runFile(ctx context.Context, g *globals, f *runFlags, file string, out, err
 	defer c.Close()
 	id := f.id
 	if id == "" {
-		id = newRunID(p.Name)
+		id = newRunID(t.name)
 	}
-	opts := workflows.StartOptions(p, id, workflows.Options{QueuePrefix: g.queuePrefix})
-	run, err := workflows.StartRun(ctx, c, opts, p.Name, workflows.RunInput{Plan: p, Inputs: inputs, Options: workflows.Options{QueuePrefix: g.queuePrefix}})
+	opts := client.StartWorkflowOptions{ID: id, TaskQueue: workflows.WorkflowQueue(g.queuePrefix)}
+	if t.p != nil {
+		opts = workflows.StartOptions(t.p, id, o)
+	}
+	run, err := workflows.StartRun(ctx, c, opts, t.name, workflows.StartArgs(inputs, t.spec)...)
 	if err != nil {
-		return fmt.Errorf("start %s: %w", p.Name, err)
+		return fmt.Errorf("start %s: %w", t.name, err)
 	}
 	link := g.runLink(run.GetID())
 	if !follow {
@@ -415,6 +430,41 @@ func parseInputs(p *plan.Plan, file string, pairs []string) (map[string]any, err
 		var parsed any
 		if err := yaml.Unmarshal([]byte(v), &parsed); err != nil {
 			return nil, fmt.Errorf("--input %s: not a valid %s: %w", k, typ, err)
+		}
+		inputs[k] = parsed
+	}
+	// Missing, mistyped or unknown inputs fail here, before a run exists.
+	if err := workflows.CheckInputs(p, inputs); err != nil {
+		var ae *temporal.ApplicationError
+		if errors.As(err, &ae) {
+			return nil, fmt.Errorf("metascript %s: %s", p.Name, ae.Message())
+		}
+		return nil, err
+	}
+	return inputs, nil
+}
+
+// parseUntypedInputs reads inputs for a metascript this machine does not
+// know (started by name): values are read as YAML; the worker checks them.
+func parseUntypedInputs(file string, pairs []string) (map[string]any, error) {
+	inputs := map[string]any{}
+	if file != "" {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			return nil, err
+		}
+		if err := decodeInputsFile(b, &inputs); err != nil {
+			return nil, fmt.Errorf("--inputs-file %s: %w", file, err)
+		}
+	}
+	for _, kv := range pairs {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || k == "" {
+			return nil, fmt.Errorf("--input %q: want name=value", kv)
+		}
+		var parsed any
+		if err := yaml.Unmarshal([]byte(v), &parsed); err != nil {
+			parsed = v
 		}
 		inputs[k] = parsed
 	}

@@ -284,7 +284,7 @@ every golden history (workflows/testdata/histories) must replay.`,
 				defer c.Close()
 			}
 			out := cmd.OutOrStdout()
-			err = trace.Replay(rh.History, trace.WithExecution(rh.WorkflowID, rh.RunID))
+			err = trace.Replay(rh.History, trace.WithExecution(rh.WorkflowID, rh.RunID), trace.WithWorkflow(g.replayEngine().Run))
 			var d *trace.Divergence
 			switch {
 			case err == nil:

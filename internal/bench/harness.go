@@ -259,8 +259,20 @@ func startEnv(cfg Config, t Target) (*env, error) {
 		}
 		return nil, errors.New("no native pool: the workloads run native echo steps")
 	}
+	// The workloads are the interpreter's catalogue, and runs start by
+	// name, as they do in production.
+	cat := plan.NewCatalogue()
+	if m := cfg.Plans; m != nil {
+		for _, p := range []*plan.Plan{m.Sequential, m.Foreach, m.OneStep, m.Loop, m.Mixed} {
+			if p != nil {
+				if _, err := cat.Add(p, "bench"); err != nil {
+					return nil, err
+				}
+			}
+		}
+	}
 	host, err := workers.Start(workers.Options{
-		Client: t.Client, QueuePrefix: TARSPrefix, Workflows: true, Runners: runners,
+		Client: t.Client, QueuePrefix: TARSPrefix, Workflows: true, Runners: runners, Catalogue: cat,
 		Identity: fmt.Sprintf("tars-bench@%d", os.Getpid()), Logger: cfg.Logger,
 	})
 	if err != nil {
@@ -388,7 +400,7 @@ func (e *env) sample(ctx context.Context, plans *Metascripts, w, impl string) (S
 		start = func(ctx context.Context, i int) (client.WorkflowRun, error) {
 			id := e.nextID(tarsPlan.Name)
 			return workflows.StartRun(ctx, e.Client, workflows.StartOptions(tarsPlan, id, o), tarsPlan.Name,
-				workflows.RunInput{Plan: tarsPlan, Inputs: tarsIn, Options: o})
+				workflows.StartArgs(tarsIn, workflows.StartSpec{Options: o})...)
 		}
 	} else {
 		if goType == nil {

@@ -51,19 +51,101 @@ func Build(events []*historypb.HistoryEvent) (*Trace, error) {
 	if first.GetEventType() != enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED || sa == nil {
 		return nil, fmt.Errorf("history starts with %s, not WorkflowExecutionStarted (event %d)", first.GetEventType(), first.GetEventId())
 	}
-	var in workflows.RunInput
-	if err := decodePayloads(sa.GetInput(), &in); err != nil || in.Plan == nil {
-		if err != nil {
-			return nil, fmt.Errorf("%w: %v", ErrNotTARS, err)
-		}
-		return nil, ErrNotTARS
+	in, err := startInput(sa, events)
+	if err != nil {
+		return nil, err
 	}
-	b := newBuilder(&in, first, sa)
+	b := newBuilder(in, first, sa)
 	for _, e := range events {
 		b.event(e)
 	}
 	b.finish(events[len(events)-1])
 	return b.t, nil
+}
+
+// PlanResolver finds the Plan a run names by its digest.
+type PlanResolver func(name, digest string) (*plan.Plan, error)
+
+// Plans finds the Plans of runs started by name or digest, whose histories
+// do not hold their Plan: the CLI and the trace page set it to their
+// catalogue. Nil: such runs cannot be traced.
+var Plans PlanResolver
+
+// startInput reads the run's Plan and inputs from its first event: a
+// recorded RunInput holds the Plan; a run started since the catalogue
+// holds the Plan only when ad-hoc, else its digest (in the StartSpec, or
+// in the memo the run upserts), which Plans resolves.
+func startInput(sa *historypb.WorkflowExecutionStartedEventAttributes, events []*historypb.HistoryEvent) (*workflows.RunInput, error) {
+	ps := sa.GetInput().GetPayloads()
+	if len(ps) == 0 {
+		return nil, fmt.Errorf("%w: no input", ErrNotTARS)
+	}
+	raw := make([]json.RawMessage, 2)
+	for i := 0; i < len(ps) && i < 2; i++ {
+		if err := decodePayload(ps[i], &raw[i]); err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrNotTARS, err)
+		}
+	}
+	legacy, inputs, spec, err := workflows.DecodeStart(raw[0], raw[1])
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrNotTARS, err)
+	}
+	if legacy != nil {
+		return legacy, nil
+	}
+	in := &workflows.RunInput{Inputs: inputs, Options: spec.Options, Resume: spec.Resume, Digest: spec.Digest, Child: spec.Child}
+	name := sa.GetWorkflowType().GetName()
+	if spec.Plan != nil {
+		var p plan.Plan
+		if err := json.Unmarshal(spec.Plan, &p); err != nil {
+			return nil, fmt.Errorf("%w: ad-hoc plan: %v", ErrNotTARS, err)
+		}
+		in.Plan = &p
+		return in, nil
+	}
+	if in.Digest == "" {
+		in.Digest = memoDigest(events)
+	}
+	if in.Digest == "" {
+		return nil, fmt.Errorf("run of %s started by name names no Plan yet (it had not started, or failed before it could: see its result)", name)
+	}
+	root := name
+	if spec.Child != "" {
+		root = ""
+	}
+	if Plans == nil {
+		return nil, fmt.Errorf("run of %s names its Plan by digest %s and no catalogue is at hand to find it", name, in.Digest)
+	}
+	p, err := Plans(root, in.Digest)
+	if err != nil {
+		return nil, fmt.Errorf("run of %s: %w", name, err)
+	}
+	if spec.Child != "" {
+		if p, err = workflows.ChildPlan(p, spec.Child); err != nil {
+			return nil, err
+		}
+	}
+	in.Plan = p
+	return in, nil
+}
+
+// memoDigest finds the digest a run started by name recorded in its memo.
+func memoDigest(events []*historypb.HistoryEvent) string {
+	for _, e := range events {
+		a := e.GetWorkflowPropertiesModifiedEventAttributes()
+		if a == nil {
+			continue
+		}
+		if p := a.GetUpsertedMemo().GetFields()[workflows.MemoPlan]; p != nil {
+			var v string
+			if decodePayload(p, &v) == nil {
+				if _, d, ok := strings.Cut(v, "@"); ok {
+					return d
+				}
+			}
+		}
+	}
+	return ""
 }
 
 // BuildHistory is Build over a *historypb.History.
