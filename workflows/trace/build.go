@@ -107,7 +107,7 @@ func startInput(sa *historypb.WorkflowExecutionStartedEventAttributes, events []
 		in.Digest = memoDigest(events)
 	}
 	if in.Digest == "" {
-		return nil, fmt.Errorf("run of %s started by name names no Plan yet (it had not started, or failed before it could: see its result)", name)
+		return nil, fmt.Errorf("%w, or a run of %s started by name that has no Plan yet (it had not started, or failed before it could: see its result)", ErrNotTARS, name)
 	}
 	root := name
 	if spec.Child != "" {
