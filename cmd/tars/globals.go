@@ -47,6 +47,8 @@ type globals struct {
 	// metrics, when set, receives the SDK's client and worker metrics of
 	// every client dial makes (tars dev and tars worker with --metrics-addr).
 	metrics *workers.Metrics
+	// codec: payload encryption (cmd/tars/codec.go).
+	codec codecFlags
 
 	// conn is the resolved connection profile. dial uses it with address
 	// and namespace, which a command may still change after resolve (tars
@@ -65,6 +67,7 @@ type fileConfig struct {
 	Guests      string            `yaml:"guests"`
 	APIKey      string            `yaml:"api_key"`
 	GRPCMeta    map[string]string `yaml:"grpc_meta"`
+	Codec       *fileCodec        `yaml:"codec"` // cmd/tars/codec.go
 	TLS         *struct {
 		Cert       string `yaml:"cert"`
 		Key        string `yaml:"key"`
@@ -93,6 +96,7 @@ func (g *globals) register(root *cobra.Command) {
 	f.StringArrayVar(&g.grpcMeta, "grpc-meta", nil, "gRPC metadata sent with every request, KEY=VALUE (repeatable; env TEMPORAL_GRPC_META_<KEY>)")
 	f.StringVar(&g.logLevel, "log-level", "", "debug, info, warn or error (env TARS_LOG_LEVEL; default warn)")
 	f.StringVar(&g.logFormat, "log-format", "", "text (key=value) or json (one object a line; lines about a step carry run_id, step and runtime) (env TARS_LOG_FORMAT; default text)")
+	g.codec.register(root)
 	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error { return g.resolve() }
 }
 
@@ -212,6 +216,7 @@ func (g *globals) resolveConn(fc fileConfig) error {
 		}
 		prof.GRPCMeta[envconfig.NormalizeGRPCMetaKey(strings.TrimSpace(k))] = v
 	}
+	g.codec.resolve(fc.Codec, &prof)
 	if prof.Address == "" {
 		prof.Address = "127.0.0.1:7233"
 	}
@@ -301,6 +306,11 @@ func (g *globals) dial(ctx context.Context) (client.Client, error) {
 		opts.MetricsHandler = g.metrics.SDKHandler()
 	}
 	opts.Logger = tlog.NewStructuredLogger(g.logger())
+	pc, err := g.payloadCodec()
+	if err != nil {
+		return nil, err
+	}
+	applyCodec(&opts, pc)
 	if isLoopback(g.address) {
 		// The SDK gzips every request and asks for gzipped answers. On
 		// loopback (tars dev, or a worker beside its server) that is CPU
