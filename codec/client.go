@@ -11,6 +11,8 @@ import (
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/converter"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -40,7 +42,12 @@ func DecodingInterceptor(pc converter.PayloadCodec) grpc.UnaryClientInterceptor 
 		if !ok || !decodedMethods[method] {
 			return nil
 		}
-		return decodeMessage(ctx, pc, msg)
+		if err := decodeMessage(ctx, pc, msg); err != nil {
+			// Not Unknown (which the SDK retries until its deadline): a key
+			// that is missing or a codec server that refuses stays so.
+			return status.Error(codes.FailedPrecondition, err.Error())
+		}
+		return nil
 	}
 }
 

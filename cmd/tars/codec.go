@@ -154,3 +154,12 @@ func (g *globals) decodeHistoryFile(ctx context.Context, h *historypb.History) e
 	}
 	return nil
 }
+
+// withCodecHint adds what to do to an error about a payload this process
+// could not decode because it is encrypted and no codec is configured.
+func withCodecHint(err error) error {
+	if err == nil || !errors.Is(err, converter.ErrEncodingIsNotSupported) || !strings.Contains(err.Error(), codec.Encoding) {
+		return err
+	}
+	return fmt.Errorf("%w\nthe run's payloads are encrypted: give the key (--codec-key-file FILE or TARS_CODEC_KEYS) or a codec server (--codec-endpoint URL)", err)
+}
