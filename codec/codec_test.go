@@ -199,3 +199,26 @@ func TestDataAndFailureConverter(t *testing.T) {
 	require.ErrorIs(t, err, ErrUnknownKey)
 	assert.False(t, strings.Contains(h2.String(), "model answer"))
 }
+
+// BenchmarkEncodeDecode is the codec's cost on a 4 KiB payload (a prompt or
+// a tool's output): one Encode and one Decode an op.
+func BenchmarkEncodeDecode(b *testing.B) {
+	k, err := NewKey("k1")
+	require.NoError(b, err)
+	c, err := New(k)
+	require.NoError(b, err)
+	p, err := converter.GetDefaultDataConverter().ToPayload(strings.Repeat("a prompt ", 455))
+	require.NoError(b, err)
+	ps := []*commonpb.Payload{p}
+	b.SetBytes(int64(len(p.Data)))
+	b.ReportAllocs()
+	for b.Loop() {
+		enc, err := c.Encode(ps)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := c.Decode(enc); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
