@@ -25,6 +25,7 @@ type devFlags struct {
 	ip        string
 	port      int
 	uiPort    int
+	uiCodec   string // --ui-codec-endpoint (codec_server.go)
 	httpPort  int
 	db        string
 	pools     string
@@ -120,6 +121,7 @@ SDK's worker and client series, each pool's), /livez and /readyz.`,
 	c.Flags().StringVar(&f.ip, "ip", "127.0.0.1", "address the server and UI listen on")
 	c.Flags().IntVar(&f.port, "port", 7233, "frontend gRPC port")
 	c.Flags().IntVar(&f.uiPort, "ui-port", 8233, "Web UI port (-1: no UI)")
+	c.Flags().StringVar(&f.uiCodec, "ui-codec-endpoint", "", "Web UI shows payloads decoded through this codec server (see tars codec-server), e.g. http://127.0.0.1:8081")
 	c.Flags().IntVar(&f.httpPort, "http-port", 0, "serve the frontend's HTTP API on this port (default 0: none); it refuses other hosts, cross-origin and non-JSON state changes")
 	c.Flags().IntVar(&f.tracePort, "trace-port", 8234, "trace page port (-1: none)")
 	c.Flags().StringArrayVar(&f.traceHost, "trace-host", nil, "a host name the trace page may be reached by besides localhost and its addresses (repeatable)")
@@ -172,6 +174,7 @@ func startDev(ctx context.Context, g *globals, f devFlags) (*devProcess, error) 
 		Logger:           g.logger(),
 		LogLevel:         g.logLevel,
 		Metrics:          f.ops.metricsAddr != "",
+		UICodecEndpoint:  f.uiCodec,
 	})
 	if err != nil {
 		return nil, err

@@ -49,6 +49,8 @@ type globals struct {
 	// metrics, when set, receives the SDK's client and worker metrics of
 	// every client dial makes (tars dev and tars worker with --metrics-addr).
 	metrics *workers.Metrics
+	// codec: payload encryption (cmd/tars/codec.go).
+	codec codecFlags
 
 	// conn is the resolved connection profile. dial uses it with address
 	// and namespace, which a command may still change after resolve (tars
@@ -74,6 +76,7 @@ type fileConfig struct {
 	Metascripts []string          `yaml:"metascripts"`
 	APIKey      string            `yaml:"api_key"`
 	GRPCMeta    map[string]string `yaml:"grpc_meta"`
+	Codec       *fileCodec        `yaml:"codec"` // cmd/tars/codec.go
 	TLS         *struct {
 		Cert       string `yaml:"cert"`
 		Key        string `yaml:"key"`
@@ -103,6 +106,7 @@ func (g *globals) register(root *cobra.Command) {
 	f.StringVar(&g.logLevel, "log-level", "", "debug, info, warn or error (env TARS_LOG_LEVEL; default warn)")
 	f.StringVar(&g.logFormat, "log-format", "", "text (key=value) or json (one object a line; lines about a step carry run_id, step and runtime) (env TARS_LOG_FORMAT; default text)")
 	g.catFlags.register(root)
+	g.codec.register(root)
 	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error {
 		trace.Plans = g.planByDigest
 		return g.resolve()
@@ -226,6 +230,7 @@ func (g *globals) resolveConn(fc fileConfig) error {
 		}
 		prof.GRPCMeta[envconfig.NormalizeGRPCMetaKey(strings.TrimSpace(k))] = v
 	}
+	g.codec.resolve(fc.Codec, &prof)
 	if prof.Address == "" {
 		prof.Address = "127.0.0.1:7233"
 	}
@@ -315,6 +320,11 @@ func (g *globals) dial(ctx context.Context) (client.Client, error) {
 		opts.MetricsHandler = g.metrics.SDKHandler()
 	}
 	opts.Logger = tlog.NewStructuredLogger(g.logger())
+	pc, err := g.payloadCodec()
+	if err != nil {
+		return nil, err
+	}
+	applyCodec(&opts, pc)
 	if isLoopback(g.address) {
 		// The SDK gzips every request and asks for gzipped answers. On
 		// loopback (tars dev, or a worker beside its server) that is CPU

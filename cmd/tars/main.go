@@ -23,7 +23,7 @@ func main() {
 		if errors.As(err, &ee) {
 			os.Exit(ee.code)
 		}
-		fmt.Fprintln(os.Stderr, "tars:", err)
+		fmt.Fprintln(os.Stderr, "tars:", withCodecHint(err))
 		os.Exit(1)
 	}
 }

@@ -52,6 +52,9 @@ func loadRun(ctx context.Context, g *globals, arg, rid string, needClient bool) 
 		if err != nil {
 			return nil, nil, err
 		}
+		if err := g.decodeHistoryFile(ctx, rh.History); err != nil {
+			return nil, nil, fmt.Errorf("%s: %w", arg, err)
+		}
 		if !needClient {
 			return rh, nil, nil
 		}
@@ -208,7 +211,9 @@ func newHistoryCmd(g *globals) *cobra.Command {
 		Use:   "export RUN_ID",
 		Short: "Write a run's full history as JSON (protojson, as the Temporal CLI does)",
 		Long: `Writes every event of a run's history as protojson ({"events": [...]}),
-payloads as the server stores them, to stdout or to --file FILE. The file is
+payloads as the server stores them (decoded when a codec is configured:
+--codec-key-file, TARS_CODEC_KEYS or --codec-endpoint), to stdout or to
+--file FILE. The file is
 what 'tars trace FILE.json' and 'tars replay FILE.json' read, and what
 'temporal workflow show -o json' writes. Continue-as-new starts a new run with
 its own history: export each run by --run-id. -o takes only json (the one

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/url"
 	"slices"
 
 	"go.temporal.io/api/enums/v1"
@@ -36,6 +37,12 @@ type Options struct {
 
 	UIPort int    // Web UI port, usually DefaultUIPort (8233); 0 picks a free port; NoUI (-1): no UI
 	UIIP   string // address the UI listens on; default IP
+
+	// UICodecEndpoint points the Web UI at a codec server (tars
+	// codec-server): the browser sends payloads there to show them decoded.
+	// "" shows payloads as stored. Must be an http(s) URL; the codec server
+	// must allow the UI's origin (CORS).
+	UICodecEndpoint string
 
 	// HTTPPort serves the frontend's HTTP API (Temporal's REST mapping of
 	// the gRPC API) on IP: 0 (the default) serves none, AnyHTTPPort a free
@@ -105,6 +112,12 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.UIPort < NoUI || o.UIPort > 65535 {
 		return o, fmt.Errorf("UI port %d is out of range (-1 for no UI)", o.UIPort)
+	}
+	if o.UICodecEndpoint != "" {
+		u, err := url.Parse(o.UICodecEndpoint)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return o, fmt.Errorf("UI codec endpoint %q: want an http:// or https:// URL", o.UICodecEndpoint)
+		}
 	}
 	if o.Namespace == "" {
 		o.Namespace = DefaultNamespace

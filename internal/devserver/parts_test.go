@@ -150,3 +150,13 @@ func TestServerLogFiltersByLevel(t *testing.T) {
 	})
 	assert.Equal(t, "tars.native", attrs["queue"])
 }
+
+func TestUICodecEndpointIsChecked(t *testing.T) {
+	_, err := Options{UICodecEndpoint: "http://127.0.0.1:8081"}.withDefaults()
+	require.NoError(t, err)
+	for _, bad := range []string{"127.0.0.1:8081", "ftp://codec", "http://"} {
+		_, err := Options{UICodecEndpoint: bad}.withDefaults()
+		require.Error(t, err, bad)
+		assert.Contains(t, err.Error(), "want an http:// or https:// URL")
+	}
+}

@@ -121,7 +121,7 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 		return nil, fmt.Errorf("dev server: start server: %w", err)
 	}
 	if l.ui != 0 {
-		if s.ui, err = startUI(l, o.Namespace, o.Logger); err != nil {
+		if s.ui, err = startUI(l, o.Namespace, o.UICodecEndpoint, o.Logger); err != nil {
 			_ = s.Stop()
 			return nil, fmt.Errorf("dev server: %w", err)
 		}

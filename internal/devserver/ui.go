@@ -41,7 +41,7 @@ type webUI struct {
 // name to 127.0.0.1 could read runs through it. It listens on loopback on a
 // port of its own; users reach it through a proxy on uiIP:ui that answers
 // only Host headers naming localhost or an address of the server.
-func startUI(l layout, namespace string, logger *slog.Logger) (*webUI, error) {
+func startUI(l layout, namespace, codecEndpoint string, logger *slog.Logger) (*webUI, error) {
 	cfg := &uiconfig.Config{
 		Host:                internalIP,
 		Port:                l.uiBackend,
@@ -53,6 +53,7 @@ func startUI(l layout, namespace string, logger *slog.Logger) (*webUI, error) {
 		// Plain HTTP on loopback: a Secure cookie would never come back.
 		CORS:     uiconfig.CORS{CookieInsecure: true},
 		HideLogs: true,
+		Codec:    uiconfig.Codec{Endpoint: codecEndpoint},
 	}
 	u := &webUI{
 		server: uiserver.NewServer(uioptions.WithConfigProvider(cfg)),
