@@ -87,7 +87,9 @@ func Summary(p *plan.Plan) string {
 	return p.Name
 }
 
-// Details is the static details shown in the Web UI: the step list.
+// Details is the static details shown in the Web UI: the step list, one
+// list item a step. A list, not a table: the Web UI draws markdown tables
+// with no cell padding, which runs the columns together.
 func Details(p *plan.Plan) string { return detailsWithDigest(p, digestOrEmpty(p)) }
 
 // detailsWithDigest is Details naming the Plan by its digest.
@@ -97,13 +99,32 @@ func detailsWithDigest(p *plan.Plan, digest string) string {
 	if p.Version != "" {
 		fmt.Fprintf(&b, " v%s", p.Version)
 	}
-	fmt.Fprintf(&b, " · plan %s\n\n| step | kind | agent | runtimes | needs |\n|---|---|---|---|---|\n", plan.ShortDigest(digest))
+	fmt.Fprintf(&b, " · plan %s · %d steps\n\n", plan.ShortDigest(digest), len(p.Steps))
 	for _, s := range p.Steps {
 		what := s.Kind
 		if s.Tool != "" {
 			what += " " + s.Tool
 		}
-		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s |\n", s.ID, what, s.Agent, strings.Join(s.Runtimes, " → "), strings.Join(s.Needs, ", "))
+		if s.Call != nil {
+			what += " " + s.Call.Metascript
+		}
+		parts := []string{what}
+		if s.Agent != "" {
+			parts = append(parts, "agent "+s.Agent)
+		}
+		if len(s.Runtimes) > 0 {
+			parts = append(parts, "on "+strings.Join(s.Runtimes, " → "))
+		}
+		if len(s.Needs) > 0 {
+			parts = append(parts, "after "+strings.Join(s.Needs, ", "))
+		}
+		switch s.OnError.Action {
+		case plan.OnErrorStep:
+			parts = append(parts, "on error: "+s.OnError.Step)
+		case plan.OnErrorContinue:
+			parts = append(parts, "on error: continue")
+		}
+		fmt.Fprintf(&b, "- **%s** — %s\n", s.ID, strings.Join(parts, " · "))
 	}
 	return b.String()
 }

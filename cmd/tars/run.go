@@ -236,6 +236,7 @@ func followRun(ctx context.Context, g *globals, c client.Client, id string, out 
 		case err := <-done:
 			if !quiet {
 				if st, qerr := queryState(context.Background(), c, id); qerr == nil {
+					settleEnded(&st, err)
 					view.render(st, pendingAttempts(context.Background(), c, id))
 				}
 				view.finish()
@@ -244,7 +245,7 @@ func followRun(ctx context.Context, g *globals, c client.Client, id string, out 
 				fmt.Fprintf(out, "stopped following %s; the run goes on (tars cancel %s stops it)\n", id, id)
 				return nil
 			}
-			return printResult(out, g, id, res, err, format)
+			return printResult(out, g, id, res, withEnding(ctx, c, id, err), format)
 		case <-tick.C:
 			if quiet {
 				continue
@@ -268,7 +269,7 @@ func printResult(out io.Writer, g *globals, id string, res workflows.RunResult, 
 			return resultError(g, id, err)
 		}
 		if format != outText {
-			_ = writeDoc(out, format, map[string]any{"id": id, "status": closedStatus(err), "error": workflows.Describe(err)})
+			_ = writeDoc(out, format, failedDoc(id, err))
 		} else {
 			fmt.Fprintln(out, runOutcome(id, err))
 		}
@@ -567,9 +568,15 @@ func showStatus(ctx context.Context, g *globals, c client.Client, id string, out
 	qctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	st, qerr := queryState(qctx, c, id)
 	cancel()
-	if qerr == nil && info.GetStatus() != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
-		st.Settle(status)
+	if info.GetStatus() != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
+		if qerr != nil {
+			st, qerr = stateFromHistory(ctx, c, id)
+		}
+		if qerr == nil {
+			settle(&st, status, info.GetCloseTime().AsTime())
+		}
 	}
+	end, ended := runEnding(ctx, c, id, "")
 	var warnings []string
 	if info.GetStatus() == enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
 		warnings = queueWarnings(ctx, g, c, info.GetTaskQueue(), st, qerr == nil)
@@ -579,9 +586,15 @@ func showStatus(ctx context.Context, g *globals, c client.Client, id string, out
 		if qerr == nil {
 			doc["state"] = st
 		}
+		if ended && end.Cause != "" {
+			doc["cause"] = end.Cause
+		}
 		return writeDoc(out, format, doc)
 	}
 	fmt.Fprintf(out, "run %s · %s · %s\n", id, info.GetType().GetName(), status)
+	if ended && end.Cause != "" {
+		fmt.Fprintf(out, "    %s\n", end.Cause)
+	}
 	if link := g.runLink(id); link != "" {
 		fmt.Fprintf(out, "    %s\n", link)
 	}
@@ -660,7 +673,7 @@ be reached, is an error of the command, not a failed run.
 				}
 				var res workflows.RunResult
 				err = c.GetWorkflow(ctx, args[0], "").Get(ctx, &res)
-				return printResult(cmd.OutOrStdout(), g, args[0], res, err, format)
+				return printResult(cmd.OutOrStdout(), g, args[0], res, withEnding(ctx, c, args[0], err), format)
 			})
 		},
 	}

@@ -236,8 +236,10 @@ func TestTraceGoldenRuns(t *testing.T) {
 
 // livePlan stops at an approval with steps in every state: ok, running
 // (a long sleep), waiting (the approval), pending (after it), skipped (a
-// false `when`), failed (a tool that always fails, on_error continue), and
-// a hop.
+// false `when`), failed (a tool that always fails, on_error continue),
+// handled (a failure whose on_error ran a handler step), and a hop. The
+// release-manager's lane has the longest label, "operations /
+// release-management".
 func livePlan() *plan.Plan {
 	native := []string{"native"}
 	return &plan.Plan{
@@ -247,6 +249,7 @@ func livePlan() *plan.Plan {
 			{ID: "log-analyst", Department: "engineering", Team: "sre"},
 			{ID: "retriever", Department: "research", Team: "search"},
 			{ID: "reviewer", Department: "operations", Team: "change-board"},
+			{ID: "release-manager", Department: "operations", Team: "release-management"},
 		},
 		Steps: []plan.Step{
 			{ID: "plan", Kind: plan.KindTool, Agent: "planner", Runtimes: native, Tool: "echo", With: json.RawMessage(`{"value": "investigate"}`)},
@@ -263,6 +266,11 @@ func livePlan() *plan.Plan {
 			{ID: "approve", Kind: plan.KindApproval, Agent: "reviewer", Needs: []string{"similar", "lint"},
 				Approval: &plan.Approval{Prompt: "Apply the fix?"}},
 			{ID: "fix", Kind: plan.KindTool, Agent: "planner", Needs: []string{"approve"}, Runtimes: native, Tool: "echo"},
+			{ID: "check-notes", Kind: plan.KindTool, Agent: "release-manager", Needs: []string{"plan"}, Runtimes: native, Tool: "fail",
+				With: json.RawMessage(`{"times": -1, "message": "notes are missing"}`), Retry: &plan.Retry{Attempts: 1},
+				OnError: plan.OnError{Action: plan.OnErrorStep, Step: "draft-notes"}},
+			{ID: "draft-notes", Kind: plan.KindTool, Agent: "release-manager", Needs: []string{"plan"}, Runtimes: native, Tool: "echo",
+				With: json.RawMessage(`{"value": "draft"}`)},
 		},
 	}
 }
@@ -283,7 +291,7 @@ func TestTracePageChromium(t *testing.T) {
 	t.Cleanup(func() { _ = e.c.TerminateWorkflow(context.Background(), id, "", "test over") })
 	want := map[string]string{
 		"plan": "ok", "scan": "ok", "lint": "failed", "watch": "running", "similar": "ok",
-		"notify": "skipped", "approve": "waiting", "fix": "pending",
+		"notify": "skipped", "approve": "waiting", "fix": "pending", "check-notes": "handled", "draft-notes": "ok",
 	}
 	require.Eventually(t, func() bool {
 		st, err := queryState(context.Background(), e.c, id)
@@ -329,9 +337,18 @@ func TestTracePageChromium(t *testing.T) {
 	assert.Contains(t, dom, `data-event-url="http://ui.example:8233/namespaces/`+e.g.namespace+"/workflows/"+id+"/")
 	assert.Contains(t, dom, `id="run-status" data-status="running"`)
 	assert.Contains(t, dom, `data-run="`+id+`"`, "the run list shows the run")
-	for _, agent := range []string{"planner", "log-analyst", "retriever", "reviewer"} {
+	for _, agent := range []string{"planner", "log-analyst", "retriever", "reviewer", "release-manager"} {
 		assert.Contains(t, dom, `<g class="lane" data-agent="`+agent+`"><title>`+agent, "the lane's full label on hover")
 	}
+	// Every lane label is drawn whole, in the page's own font: none reaches
+	// past the head column into the steps (the page measures each label's
+	// box after drawing), and the longest is there in full.
+	assert.Contains(t, dom, `<title>release-manager — operations / release-management</title>`)
+	assert.Regexp(t, `<text class="lane-sub"[^>]*>operations / release-management</text>|<tspan[^>]*>operations /</tspan><tspan[^>]*>release-management</tspan>`, dom)
+	assert.Contains(t, dom, `data-lane-overflow="0"`, "no lane label overflows its head column")
+	// The on_error edge from the failing step to its handler, taken.
+	assert.Regexp(t, `<path class="edge on-error taken" data-from="check-notes" data-to="draft-notes" data-kind="on_error"`, dom)
+	assert.Contains(t, dom, "on_error → draft-notes")
 
 	shot := filepath.Join(t.TempDir(), "trace-page.png")
 	browser("--screenshot="+shot, "--window-size=1400,900", "--hide-scrollbars")

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/tars-engine/tars/workflows"
+	"github.com/tars-engine/tars/workflows/trace"
 )
 
 // liveView prints step states: redrawn in place on a terminal, one line per
@@ -37,7 +38,9 @@ func isTerminal(w io.Writer) bool {
 var marks = map[string]string{
 	workflows.StatusPending: "·", workflows.StatusRunning: "▶", workflows.StatusWaiting: "?",
 	workflows.StatusOK: "✓", workflows.StatusFailed: "✗", workflows.StatusSkipped: "-",
-	workflows.StatusHandled: "!", workflows.StatusPaused: "‖",
+	workflows.StatusHandled: "!", workflows.StatusPaused: "‖", workflows.StatusCanceled: "✗",
+	// a step the run's termination or timeout caught in flight (settle)
+	trace.RunTerminated: "✗", trace.RunTimedOut: "✗",
 }
 
 func stepLine(run string, s workflows.StepView, attempt int32, now time.Time) string {

@@ -101,3 +101,25 @@ func TestUIRefusesForeignHostHeaders(t *testing.T) {
 	assert.Equal(t, http.StatusOK, get("", "/"))
 	assert.Equal(t, http.StatusOK, get("localhost", "/"))
 }
+
+// A scraper or probe pointed at the Web UI port gets a plain-text 404 that
+// names --metrics-addr, not the UI's HTML with 200 (issue 14); the UI
+// itself still answers.
+func TestUIPortDoesNotPassForMetricsOrProbes(t *testing.T) {
+	s := sharedServer(t)
+	require.NotEmpty(t, s.UIAddress())
+	for _, path := range []string{"/metrics", "/metrics/", "/livez", "/readyz", "/readyz?verbose"} {
+		resp, err := http.Get(s.UIAddress() + path)
+		require.NoError(t, err, path)
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		assert.Equal(t, http.StatusNotFound, resp.StatusCode, path)
+		assert.Equal(t, "text/plain; charset=utf-8", resp.Header.Get("Content-Type"), path)
+		assert.Contains(t, string(b), "--metrics-addr", path)
+		assert.NotContains(t, string(b), "<html", path)
+	}
+	resp, err := http.Get(s.UIAddress() + "/healthz")
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusOK, resp.StatusCode, "the UI's own health check still answers")
+}

@@ -10,6 +10,7 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	uiserver "github.com/temporalio/ui-server/v2/server"
@@ -84,6 +85,10 @@ func startUI(l layout, namespace, codecEndpoint string, logger *slog.Logger) (*w
 			http.Error(w, "host "+r.Host+" is not one this server answers to", http.StatusMisdirectedRequest)
 			return
 		}
+		if opsPaths[strings.TrimSuffix(r.URL.Path, "/")] {
+			opsNotHere(w, r)
+			return
+		}
 		proxy.ServeHTTP(w, r)
 	})}
 	go func() {
@@ -92,6 +97,24 @@ func startUI(l layout, namespace, codecEndpoint string, logger *slog.Logger) (*w
 		}
 	}()
 	return u, nil
+}
+
+// opsPaths are what a Prometheus scraper or a Kubernetes probe asks of a
+// port it is pointed at. The Web UI is a single-page app that answers any
+// unknown path 200 with its HTML, which a scraper would take for an empty
+// but healthy target and a probe for a ready one; these get a plain-text
+// 404 that says where the real endpoints are. (The UI's own /healthz stays:
+// it is what check polls.)
+var opsPaths = map[string]bool{"/metrics": true, "/livez": true, "/readyz": true}
+
+func opsNotHere(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusNotFound)
+	fmt.Fprintf(w, "404: %s is not served on the Temporal Web UI port.\n"+
+		"tars dev and tars worker serve Prometheus /metrics, /livez and /readyz on the address given with --metrics-addr,\n"+
+		"e.g. tars dev --metrics-addr 127.0.0.1:9090, then scrape http://127.0.0.1:9090/metrics.\n", r.URL.Path)
 }
 
 // check succeeds once the UI's health endpoint answers 200.

@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	commonpb "go.temporal.io/api/common/v1"
@@ -163,6 +164,8 @@ type builder struct {
 	hopMarker bool             // the history records hops as markers
 	timeouts  []*Activity      // schedule-to-start timeouts, for hops without markers
 	result    *workflows.RunResult
+	// the run's timeouts, from its started event, to name the one that passed
+	execTimeout, runTimeout time.Duration
 }
 
 func newBuilder(in *workflows.RunInput, first *historypb.HistoryEvent, sa *historypb.WorkflowExecutionStartedEventAttributes) *builder {
@@ -184,13 +187,18 @@ func newBuilder(in *workflows.RunInput, first *historypb.HistoryEvent, sa *histo
 	if pe := sa.GetParentWorkflowExecution(); pe != nil {
 		t.Parent = &Execution{WorkflowID: pe.GetWorkflowId(), RunID: pe.GetRunId()}
 	}
-	b := &builder{t: t, in: in, p: p, acts: map[int64]*Activity{}, timers: map[int64]*Step{}, timed: map[*Step]bool{}, children: map[int64]*Child{}}
+	b := &builder{t: t, in: in, p: p, acts: map[int64]*Activity{}, timers: map[int64]*Step{}, timed: map[*Step]bool{}, children: map[int64]*Child{},
+		execTimeout: sa.GetWorkflowExecutionTimeout().AsDuration(), runTimeout: sa.GetWorkflowRunTimeout().AsDuration()}
 
 	depth := make(map[string]int, len(p.Steps))
 	t.Steps = make([]*Step, len(p.Steps))
 	for i := range p.Steps {
 		ps := &p.Steps[i]
 		s := &Step{ID: ps.ID, Kind: ps.Kind, Agent: ps.Agent, Tool: ps.Tool, Needs: ps.Needs, Chain: ps.Runtimes, Status: workflows.StatusPending}
+		if ps.OnError.Action != "" && ps.OnError.Action != plan.OnErrorFail {
+			oe := ps.OnError
+			s.OnError = &oe
+		}
 		if ps.Kind == plan.KindCall && ps.Call != nil {
 			s.Tool = ps.Call.Metascript
 		}
@@ -385,15 +393,10 @@ func (b *builder) event(e *historypb.HistoryEvent) {
 	case enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_FAILED:
 		t.Status = RunFailed
 		t.Error = failureText(e.GetWorkflowExecutionFailedEventAttributes().GetFailure())
-	case enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_TIMED_OUT:
-		t.Status = RunTimedOut
-		t.Error = "the run's execution timeout passed"
-	case enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_CANCELED:
-		t.Status = RunCanceled
-	case enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_TERMINATED:
-		t.Status = RunTerminated
-		a := e.GetWorkflowExecutionTerminatedEventAttributes()
-		t.Error = strings.TrimSpace("terminated " + a.GetReason())
+	case enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_TIMED_OUT, enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_CANCELED,
+		enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_TERMINATED:
+		end := EndingOf(e, b.execTimeout, b.runTimeout)
+		t.Status, t.Error, t.Ending = end.Status, end.Cause, &end
 	case enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW:
 		t.Status = RunContinuedAsNew
 		t.ContinuedAs = e.GetWorkflowExecutionContinuedAsNewEventAttributes().GetNewExecutionRunId()
@@ -659,9 +662,19 @@ func (b *builder) deriveStatuses(ran map[string]bool) {
 			s.Status = workflows.StatusOK
 		}
 		if !open && (s.Status == workflows.StatusRunning || s.Status == workflows.StatusWaiting) {
-			s.Status = workflows.StatusFailed // the run closed under it
+			// The run closed under it. A run the server or an operator
+			// ended gives its steps in flight its own fate (as tars
+			// status does, workflows.State.Settle), and their time stops
+			// at the run's end instead of growing.
+			cause := ""
+			if t.Ending != nil {
+				s.Status, cause = t.Status, t.Ending.Cause
+				s.End = t.End
+			} else {
+				s.Status = workflows.StatusFailed
+			}
 			if s.Error == "" {
-				s.Error = "the run ended (" + t.Status + ") while the step was in flight"
+				s.Error = inFlight(t.Status, cause)
 			}
 		}
 	}

@@ -105,7 +105,7 @@ func ganttTag(status string) string {
 	switch status {
 	case workflows.StatusOK, workflows.StatusHandled:
 		return "done"
-	case workflows.StatusFailed:
+	case workflows.StatusFailed, RunTerminated, RunTimedOut, RunCanceled:
 		return "crit"
 	case workflows.StatusRunning, workflows.StatusWaiting, workflows.StatusPaused:
 		return "active"
@@ -154,6 +154,11 @@ func WriteMermaidFlow(w io.Writer, t *Trace) error {
 				fmt.Fprintf(&b, "    %s --> %s\n", from, ids[s.ID])
 			}
 		}
+		if oe := s.OnError; oe != nil && oe.Step != "" {
+			if to, ok := ids[oe.Step]; ok {
+				fmt.Fprintf(&b, "    %s -.->|on_error| %s\n", ids[s.ID], to)
+			}
+		}
 	}
 	for _, c := range []struct{ state, style string }{
 		{workflows.StatusPending, "fill:#f4f4f5,stroke:#a1a1aa,color:#3f3f46"},
@@ -164,6 +169,9 @@ func WriteMermaidFlow(w io.Writer, t *Trace) error {
 		{workflows.StatusSkipped, "fill:#fafafa,stroke:#d4d4d8,color:#71717a,stroke-dasharray:4 3"},
 		{workflows.StatusHandled, "fill:#ffedd5,stroke:#ea580c,color:#7c2d12"},
 		{workflows.StatusPaused, "fill:#ede9fe,stroke:#7c3aed,color:#4c1d95"},
+		{RunTerminated, "fill:#fee2e2,stroke:#dc2626,color:#7f1d1d,stroke-dasharray:4 3"},
+		{RunTimedOut, "fill:#fee2e2,stroke:#dc2626,color:#7f1d1d,stroke-dasharray:4 3"},
+		{RunCanceled, "fill:#fee2e2,stroke:#dc2626,color:#7f1d1d,stroke-dasharray:4 3"},
 	} {
 		fmt.Fprintf(&b, "    classDef %s %s\n", c.state, c.style)
 	}

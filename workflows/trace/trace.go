@@ -42,8 +42,11 @@ type Trace struct {
 	// Parent is set for a child run (a `call` step of another run).
 	Parent *Execution `json:"parent,omitempty"`
 
-	Status string    `json:"status"`
-	Error  string    `json:"error,omitempty"`
+	Status string `json:"status"`
+	Error  string `json:"error,omitempty"`
+	// Ending says how a run that was terminated, timed out or cancelled
+	// ended, and why (Error holds its Cause too).
+	Ending *Ending   `json:"ending,omitempty"`
 	Start  time.Time `json:"start"`
 	End    time.Time `json:"end,omitzero"` // zero while the run is open
 	// Duration is End-Start, or up to the last event while the run is open.
@@ -114,6 +117,9 @@ type Step struct {
 	Team       string   `json:"team,omitempty"`
 	Tool       string   `json:"tool,omitempty"`
 	Needs      []string `json:"needs,omitempty"`
+	// OnError is the step's on_error from the Plan when it is not the
+	// default (fail): continue, or the handler step that runs instead.
+	OnError *plan.OnError `json:"on_error,omitempty"`
 	// Chain is the runtime fallback chain, most preferred first.
 	Chain []string `json:"chain,omitempty"`
 	// Depth is the step's topological depth: 0 without needs.
@@ -122,7 +128,9 @@ type Step struct {
 	Runtime string `json:"runtime,omitempty"`
 	// Status is a workflows.Status* value. It is exact when the run
 	// completed (from its result) or was queried live; otherwise it is
-	// derived from the events (see Build).
+	// derived from the events (see Build). A step in flight when the run
+	// was terminated, timed out or cancelled takes the run's status
+	// (RunTerminated, RunTimedOut, RunCanceled).
 	Status    string    `json:"status"`
 	Start     time.Time `json:"start,omitzero"`
 	End       time.Time `json:"end,omitzero"`

@@ -25,6 +25,8 @@ var Marks = map[string]string{
 	workflows.StatusPending: "·", workflows.StatusRunning: "▶", workflows.StatusWaiting: "?",
 	workflows.StatusOK: "✓", workflows.StatusFailed: "✗", workflows.StatusSkipped: "-",
 	workflows.StatusHandled: "!", workflows.StatusPaused: "‖",
+	// A step the run's end caught in flight takes the run's status.
+	RunTerminated: "✗", RunTimedOut: "✗", RunCanceled: "✗",
 }
 
 // WriteTree prints the trace like `tree`: the run, then department → team

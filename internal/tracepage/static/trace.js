@@ -5,7 +5,9 @@
 
 const STATES = ["pending", "running", "waiting", "ok", "failed", "skipped", "handled", "paused"];
 const RUNTIMES = ["native", "wasm", "hyperlight", "cuda"];
-const MARK = { pending: "·", running: "▶", waiting: "?", ok: "✓", failed: "✗", skipped: "–", handled: "!", paused: "‖" };
+const MARK = { pending: "·", running: "▶", waiting: "?", ok: "✓", failed: "✗", skipped: "–", handled: "!", paused: "‖",
+  // a step in flight when the run was terminated, timed out or cancelled
+  terminated: "✗", timed_out: "✗", canceled: "✗" };
 const POLL_MS = 1000;
 
 const view = { wid: "", rid: "", timer: 0, data: null, selected: "", wantStep: "", runs: [], filter: "" };
@@ -172,6 +174,7 @@ function render(body) {
   $("#run-meta").innerHTML = html;
   renderLegend();
   $("#graph").innerHTML = dag(t, body.ui);
+  markOverflow();
   for (const g of document.querySelectorAll("#graph g.step")) {
     g.addEventListener("click", (ev) => {
       if (ev.target.closest("a")) return;
@@ -180,6 +183,25 @@ function render(body) {
   }
   renderTotals(t);
   if (view.selected) select(view.selected);
+}
+
+// markOverflow counts the lane labels whose rendered text reaches past the
+// head column, into the steps (data-lane-overflow on the SVG: 0 when every
+// label fits), so a test in a real browser can tell a cut label.
+function markOverflow() {
+  const svg = document.querySelector("#graph svg.dag");
+  if (!svg) return;
+  const limit = Number(svg.dataset.headWidth) - 2;
+  let n = 0;
+  for (const el of svg.querySelectorAll("g.lane text, g.lane tspan")) {
+    if (el.tagName === "text" && el.querySelector("tspan")) continue;
+    const b = el.getBBox();
+    if (b.x + b.width > limit) {
+      n++;
+      el.classList.add("overflow");
+    }
+  }
+  svg.dataset.laneOverflow = String(n);
 }
 
 function renderLegend() {
@@ -198,24 +220,70 @@ function lanes(t) {
   return out;
 }
 
+// Lane labels are measured in the page's own font, not estimated: a head
+// column as wide as the longest label up to HEAD_MAX, and a label longer
+// than that wrapped onto more lines (at " / ", "-" or spaces), so that no
+// label is cut by the first column of steps. The full label is also the
+// lane's tooltip.
+const HEAD_MIN = 150, HEAD_MAX = 300, HEAD_X = 12;
+const FONT_NAME = "600 13px", FONT_SUB = "11px";
+let measureCtx = null;
+
+function textWidth(text, font) {
+  if (!measureCtx) measureCtx = document.createElement("canvas").getContext("2d");
+  const family = getComputedStyle(document.body).fontFamily || "sans-serif";
+  measureCtx.font = font + " " + family;
+  return measureCtx.measureText(text).width;
+}
+
+// fit cuts text to max pixels wide in font, with an ellipsis (the box's
+// tooltip and the side panel have it whole).
+function fit(text, font, max) {
+  if (textWidth(text, font) <= max) return text;
+  let n = text.length;
+  while (n > 1 && textWidth(text.slice(0, n) + "…", font) > max) n--;
+  return text.slice(0, n).trimEnd() + "…";
+}
+
+// wrapLabel breaks text into lines no wider than max, between the parts
+// that " / ", "-" and spaces separate (a part wider than max stays whole).
+function wrapLabel(text, font, max) {
+  if (textWidth(text, font) <= max) return [text];
+  const parts = text.split(/(?<=\/ |-| )/);
+  const lines = [];
+  let cur = "";
+  for (const p of parts) {
+    if (cur && textWidth(cur + p, font) > max) {
+      lines.push(cur.trimEnd());
+      cur = p;
+    } else {
+      cur += p;
+    }
+  }
+  if (cur) lines.push(cur.trimEnd());
+  return lines;
+}
+
 // dag draws the steps as an SVG: one horizontal lane per agent, one column
-// per topological depth, edges for needs.
+// per topological depth, edges for needs and dashed edges from a step to
+// its on_error handler.
 function dag(t, ui) {
   const BOX_W = 172, BOX_H = 60, COL_W = 204, ROW_H = 72, PAD = 14;
   const byID = {};
   for (const s of t.steps) byID[s.id] = s;
   const pos = {};
   const ls = lanes(t);
-  // The lane heads are as wide as their longest label (about 7.6 px a
-  // character at 13 px bold, 6.4 at 11 px), so "operations / release-manager"
-  // is not cut off by the first column of steps; the full label is also the
-  // lane's tooltip.
-  let HEAD_W = 150;
+  let HEAD_W = HEAD_MIN;
   for (const lane of ls) {
-    const where = [lane.dept, lane.team].filter(Boolean).join(" / ");
-    HEAD_W = Math.max(HEAD_W, 24 + (lane.agent || "(no agent)").length * 7.6, 24 + where.length * 6.4);
+    lane.name = lane.agent || "(no agent)";
+    lane.where = [lane.dept, lane.team].filter(Boolean).join(" / ");
+    HEAD_W = Math.max(HEAD_W, 2 * HEAD_X + textWidth(lane.name, FONT_NAME), 2 * HEAD_X + textWidth(lane.where, FONT_SUB));
   }
-  HEAD_W = Math.ceil(HEAD_W);
+  HEAD_W = Math.ceil(Math.min(HEAD_W, HEAD_MAX));
+  for (const lane of ls) {
+    lane.nameLines = wrapLabel(lane.name, FONT_NAME, HEAD_W - 2 * HEAD_X);
+    lane.whereLines = lane.where ? wrapLabel(lane.where, FONT_SUB, HEAD_W - 2 * HEAD_X) : [];
+  }
   let y = 0, maxDepth = 0;
   for (const lane of ls) {
     const rows = {};
@@ -230,21 +298,28 @@ function dag(t, ui) {
       pos[id] = { x: HEAD_W + PAD + s.depth * COL_W, y: y + PAD + r * ROW_H };
     }
     lane.y = y;
-    lane.h = PAD * 2 + (maxRows - 1) * ROW_H + BOX_H;
+    const headH = 24 + 16 * (lane.nameLines.length - 1) + 16 * (lane.whereLines.length + 1) + PAD;
+    lane.h = Math.max(PAD * 2 + (maxRows - 1) * ROW_H + BOX_H, headH);
     y += lane.h;
   }
   const W = HEAD_W + PAD * 2 + maxDepth * COL_W + BOX_W + PAD, H = Math.max(y, 60);
   // Scales down to the page's width, never up.
-  const parts = ['<svg class="dag" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ' + W + " " + H + '" style="width:100%;max-width:' + W + 'px;height:auto">',
-    '<defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="#94a3b8"/></marker></defs>'];
+  const parts = ['<svg class="dag" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ' + W + " " + H + '" data-head-width="' + HEAD_W + '" style="width:100%;max-width:' + W + 'px;height:auto">',
+    '<defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="#94a3b8"/></marker>' +
+    '<marker id="arrow-err" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="#ea580c"/></marker></defs>'];
+  const lines = (cls, ls, x, y0, step) => ls.length === 1 ? '<text class="' + cls + '" x="' + x + '" y="' + y0 + '">' + esc(ls[0]) + "</text>" :
+    '<text class="' + cls + '" x="' + x + '" y="' + y0 + '">' + ls.map((l, k) => '<tspan x="' + x + '" dy="' + (k ? step : 0) + '">' + esc(l) + "</tspan>").join("") + "</text>";
   ls.forEach((lane, i) => {
-    const name = lane.agent || "(no agent)";
-    const where = [lane.dept, lane.team].filter(Boolean).join(" / ");
-    parts.push('<g class="lane" data-agent="' + esc(lane.agent) + '"><title>' + esc([name, where].filter(Boolean).join(" — ")) + '</title><rect class="lane-bg' + (i % 2 ? " alt" : "") + '" x="0" y="' + lane.y + '" width="' + W + '" height="' + lane.h + '"/>' +
-      '<text class="lane-name" x="12" y="' + (lane.y + 24) + '">' + esc(name) + "</text>" +
-      (where ? '<text class="lane-sub" x="12" y="' + (lane.y + 40) + '">' + esc(where) + "</text>" : "") +
-      (lane.total && lane.total.attempts ? '<text class="lane-sub" x="12" y="' + (lane.y + 56) + '">' + plural(lane.total.attempts, "attempt") + " · busy " + esc(dur(lane.total.busy_ms)) + "</text>" : "") +
-      "</g>");
+    let ly = lane.y + 24;
+    let head = lines("lane-name", lane.nameLines, HEAD_X, ly, 16);
+    ly += 16 * lane.nameLines.length;
+    if (lane.whereLines.length) {
+      head += lines("lane-sub", lane.whereLines, HEAD_X, ly, 14);
+      ly += 14 * lane.whereLines.length + 2;
+    }
+    if (lane.total && lane.total.attempts) head += '<text class="lane-sub" x="' + HEAD_X + '" y="' + ly + '">' + plural(lane.total.attempts, "attempt") + " · busy " + esc(dur(lane.total.busy_ms)) + "</text>";
+    parts.push('<g class="lane" data-agent="' + esc(lane.agent) + '"><title>' + esc([lane.name, lane.where].filter(Boolean).join(" — ")) + '</title><rect class="lane-bg' + (i % 2 ? " alt" : "") + '" x="0" y="' + lane.y + '" width="' + W + '" height="' + lane.h + '"/>' +
+      head + "</g>");
   });
   for (const s of t.steps) {
     const to = pos[s.id];
@@ -258,6 +333,7 @@ function dag(t, ui) {
       parts.push('<path class="edge' + (done ? " done" : "") + '" data-from="' + esc(n) + '" data-to="' + esc(s.id) + '" marker-end="url(#arrow)" d="M' + x1 + "," + y1 + " C" + (x1 + dx) + "," + y1 + " " + (x2 - dx) + "," + y2 + " " + x2 + "," + y2 + '"/>');
     }
   }
+  for (const s of t.steps) parts.push(errorEdge(s, pos, byID, BOX_W, BOX_H));
   for (const s of t.steps) {
     const p = pos[s.id];
     if (!p) continue;
@@ -267,6 +343,7 @@ function dag(t, ui) {
     if (s.items) sub.push((s.items_done || 0) + "/" + s.items + " items");
     if (s.turns) sub.push(s.turns + " turns");
     const notes = [];
+    if (s.on_error && s.on_error.step) notes.push("on_error → " + s.on_error.step);
     if (s.attempts > (s.activities || []).length) notes.push(plural(s.attempts, "attempt"));
     for (const h of s.hops || []) notes.push("↪ " + h.from + "→" + (h.to || "none"));
     if (s.status === "waiting") notes.push("awaiting approval");
@@ -281,7 +358,7 @@ function dag(t, ui) {
       '<rect class="box state-' + esc(s.status) + " rt-" + esc(rt || "none") + '" width="' + BOX_W + '" height="' + BOX_H + '"/>' +
       '<text class="sid" x="10" y="19">' + esc(MARK[s.status] || "") + " " + esc(s.id) + "</text>" +
       '<text class="sub" x="10" y="35">' + esc(sub.join(" · ")) + "</text>" +
-      (notes.length ? '<text class="note" x="10" y="51">' + esc(notes.join(" · ").slice(0, 34)) + "</text>" : "") +
+      (notes.length ? '<text class="note" x="10" y="51">' + esc(fit(notes.join(" · "), "10.5px", BOX_W - 16)) + "</text>" : "") +
       (link ? '<a href="' + esc(link) + '" target="_blank" rel="noopener" class="evlink"><text class="sub" x="' + (BOX_W - 8) + '" y="19" text-anchor="end">#' + s.event_id + "</text></a>" : "") +
       "</g>");
   }
@@ -289,10 +366,34 @@ function dag(t, ui) {
   return parts.join("");
 }
 
+// errorEdge is the dashed edge from a step to the handler its on_error
+// runs: forward (handler in a later column) from side to side, otherwise
+// from the step's bottom or top to the handler's top or bottom. It is
+// "taken" once the handler ran for this step (the step is handled).
+function errorEdge(s, pos, byID, BOX_W, BOX_H) {
+  const h = s.on_error && s.on_error.step;
+  const from = pos[s.id], to = h && pos[h];
+  if (!from || !to) return "";
+  let d;
+  if (to.x > from.x + BOX_W) {
+    const x1 = from.x + BOX_W, y1 = from.y + BOX_H * 0.75, x2 = to.x - 2, y2 = to.y + BOX_H * 0.75, dx = Math.max(30, (x2 - x1) / 2);
+    d = "M" + x1 + "," + y1 + " C" + (x1 + dx) + "," + y1 + " " + (x2 - dx) + "," + y2 + " " + x2 + "," + y2;
+  } else {
+    const down = to.y >= from.y;
+    const x1 = from.x + BOX_W * 0.5, y1 = down ? from.y + BOX_H : from.y, x2 = to.x + BOX_W * 0.5, y2 = down ? to.y - 2 : to.y + BOX_H + 2;
+    const dy = Math.max(24, Math.abs(y2 - y1) / 2) * (down ? 1 : -1);
+    d = "M" + x1 + "," + y1 + " C" + x1 + "," + (y1 + dy) + " " + x2 + "," + (y2 - dy) + " " + x2 + "," + y2;
+  }
+  const taken = s.status === "handled";
+  return '<path class="edge on-error' + (taken ? " taken" : "") + '" data-from="' + esc(s.id) + '" data-to="' + esc(h) + '" data-kind="on_error" marker-end="url(#arrow-err)" d="' + d + '">' +
+    "<title>" + esc("on_error of " + s.id + ": run " + h + " instead" + (byID[h] ? " (" + byID[h].status + ")" : "")) + "</title></path>";
+}
+
 function tooltip(s, rt) {
   const l = [s.id + " — " + s.status, "kind: " + s.kind + (s.tool ? " " + s.tool : "")];
   if (s.agent) l.push("agent: " + s.agent + (s.team ? " (" + s.team + ")" : ""));
   if (rt) l.push("runtime: " + rt + (s.chain && s.chain.length > 1 ? " (chain " + s.chain.join(" → ") + ")" : ""));
+  if (s.on_error) l.push("on_error: " + (s.on_error.step ? "run " + s.on_error.step : s.on_error.action));
   if (s.duration_ms) l.push("duration: " + dur(s.duration_ms));
   if (s.attempts) l.push("attempts: " + s.attempts + (s.failures ? " (" + s.failures + " failed)" : ""));
   for (const h of s.hops || []) l.push("hop " + h.from + " → " + (h.to || "none") + ": " + h.reason);
@@ -318,6 +419,7 @@ function select(id) {
     ["runtime", esc(runtimeOf(s))],
     ["chain", esc((s.chain || []).join(" → "))],
     ["needs", esc((s.needs || []).join(", "))],
+    ["on error", s.on_error ? esc(s.on_error.step ? "run " + s.on_error.step : s.on_error.action) : ""],
     ["started", esc(when(s.start))],
     ["ended", esc(when(s.end))],
     ["duration", esc(dur(s.duration_ms))],
