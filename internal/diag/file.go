@@ -49,6 +49,11 @@ func Parse(name string, src []byte) (f *File, root *yaml.Node) {
 			root = nil
 		}
 	}()
+	if root, ok := parsePlain(src); ok {
+		// The tree yaml.v3 would build, without anchors, aliases, tags or
+		// merge keys to refuse.
+		return f, root
+	}
 	dec := yaml.NewDecoder(bytes.NewReader(src))
 	var doc yaml.Node
 	if err := dec.Decode(&doc); err != nil {
