@@ -158,7 +158,7 @@ func (f *File) Pos(n *yaml.Node) string {
 	if n == nil {
 		return f.Name + ":1:1"
 	}
-	return fmt.Sprintf("%s:%d:%d", f.Name, n.Line, n.Column)
+	return f.Name + ":" + strconv.Itoa(n.Line) + ":" + strconv.Itoa(n.Column)
 }
 
 // LinePos formats n's position as "line:col", for "first defined at" notes.

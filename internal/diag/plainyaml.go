@@ -467,13 +467,7 @@ func (p *plainParser) quoted() (*yaml.Node, bool) {
 			}
 			i++
 		}
-		if b == nil {
-			n.Value = p.src[from:i]
-		} else {
-			n.Value = string(append(b, p.src[from:i]...))
-		}
-		p.i = i + 1
-		return n, true
+		return p.endQuoted(n, b, from, i)
 	}
 	n.Style = yaml.DoubleQuotedStyle
 	var b []byte
@@ -496,27 +490,12 @@ func (p *plainParser) quoted() (*yaml.Node, bool) {
 		}
 		e := p.src[i+1]
 		i += 2
+		if c, ok := escapes[e]; ok {
+			b = append(b, c)
+			from = i
+			continue
+		}
 		switch e {
-		case '0':
-			b = append(b, 0)
-		case 'a':
-			b = append(b, '\a')
-		case 'b':
-			b = append(b, '\b')
-		case 't':
-			b = append(b, '\t')
-		case 'n':
-			b = append(b, '\n')
-		case 'v':
-			b = append(b, '\v')
-		case 'f':
-			b = append(b, '\f')
-		case 'r':
-			b = append(b, '\r')
-		case 'e':
-			b = append(b, 0x1b)
-		case ' ', '"', '\'', '\\':
-			b = append(b, e)
 		case 'x', 'u', 'U':
 			w := 2
 			if e == 'u' {
@@ -538,6 +517,20 @@ func (p *plainParser) quoted() (*yaml.Node, bool) {
 		}
 		from = i
 	}
+	return p.endQuoted(n, b, from, i)
+}
+
+// escapes are yaml.v3's one-character escapes in double quotes (\N, \_,
+// \L, \P and line continuations are left to yaml.v3).
+var escapes = map[byte]byte{
+	'0': 0, 'a': '\a', 'b': '\b', 't': '\t', 'n': '\n', 'v': '\v', 'f': '\f', 'r': '\r', 'e': 0x1b,
+	' ': ' ', '"': '"', '\'': '\'', '\\': '\\',
+}
+
+// endQuoted sets the value of a quoted scalar that closes at i: the text
+// unescaped so far in b, then src[from:i] (no copy when nothing was
+// unescaped).
+func (p *plainParser) endQuoted(n *yaml.Node, b []byte, from, i int) (*yaml.Node, bool) {
 	if b == nil {
 		n.Value = p.src[from:i]
 	} else {

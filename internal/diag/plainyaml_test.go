@@ -79,6 +79,7 @@ var plainCases = []struct {
 	{"flow", "a: {b: c, d: [1, 2, {e: f}], g: \"h, i\", j: 'k''l'}\nm: []\nn: {}\n", true},
 	{"flow over lines", "a: {b: c,\n  d: e}\nf: [1,\n  2\n  ]\n", true},
 	{"quoted", "a: \"x\\ty\\n\\\"\\u00e9\\x41\\'\"\nb: 'it''s'\n\"c\": d\n'e': f\n", true},
+	{"escapes", "a: \"\\0\\a\\b\\v\\f\\r\\e\\ \\\\\\U0001F600\"\n", true},
 	{"unicode columns", "é: {ü: ñ, x: y}\nk: \"日本\"\n", true},
 	{"literal", "a: |\n  one\n    two\n\n  three\nb: x\n", true},
 	{"literal chomping", "a: |-\n  one\n\nb: |+\n  two\n\n\nc: x\n", true},
