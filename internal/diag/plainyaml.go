@@ -83,6 +83,9 @@ type plainParser struct {
 	slab      []yaml.Node
 }
 
+// maxPlainKey is below the 1024 characters yaml.v3 allows a key.
+const maxPlainKey = 1000
+
 // maxPlainDepth is far below yaml.v3's own limit; deeper files go to
 // yaml.v3, which reports what is wrong with them.
 const maxPlainDepth = 200
@@ -239,7 +242,7 @@ func (p *plainParser) blockKey() (*yaml.Node, bool) {
 			}
 			end++
 		}
-		if p.src[end-1] == ' ' || end-at > 1000 {
+		if p.src[end-1] == ' ' {
 			return nil, false
 		}
 		k, ok := p.plainScalar(at, end)
@@ -249,7 +252,7 @@ func (p *plainParser) blockKey() (*yaml.Node, bool) {
 		key = k
 		p.i = end
 	}
-	if p.i == len(p.src) || p.src[p.i] != ':' {
+	if p.i == len(p.src) || p.src[p.i] != ':' || p.i-at > maxPlainKey {
 		return nil, false
 	}
 	p.i++
@@ -662,8 +665,9 @@ func (p *plainParser) flow(indent int) (*yaml.Node, bool) {
 	}
 	for {
 		if isMap {
+			from := p.i
 			key, ok := p.flowScalar(indent)
-			if !ok || key.Kind != yaml.ScalarNode {
+			if !ok || key.Kind != yaml.ScalarNode || p.i-from > maxPlainKey {
 				return nil, false
 			}
 			// `key: value`, the colon on the key's line and a space after it.
