@@ -20,7 +20,7 @@ SYSTEMDDIR ?= /etc/systemd/system
 # Platforms `make cross` builds for (CGO_ENABLED=0: one static binary each).
 CROSS     ?= linux/amd64 linux/arm64 darwin/arm64 windows/amd64
 
-.PHONY: all build demo dev test test-short fuzz bench guests deps-test vet fmt clean install cross
+.PHONY: all build demo dev test test-short fuzz bench guests deps-test vet lint fmt clean install cross
 
 all: build
 
@@ -68,6 +68,15 @@ guests:
 
 vet:
 	$(GO) vet $(PKGS)
+
+# go vet, then staticcheck (every check it enables by default; targeted
+# //lint:ignore lines carry their reason). .ci/run installs staticcheck
+# with `go install $(STATICCHECK_PKG)` before it calls make.
+STATICCHECK_PKG ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
+STATICCHECK ?= $(shell command -v staticcheck 2>/dev/null || echo $$($(GO) env GOPATH)/bin/staticcheck)
+lint: vet
+	@test -x "$(STATICCHECK)" || { echo "make lint: no staticcheck; install it with: go install $(STATICCHECK_PKG)" >&2; exit 1; }
+	$(STATICCHECK) $(PKGS)
 
 # Installs the worker as a systemd service: the binary, the unit (its paths
 # rewritten for PREFIX and SYSCONFDIR) and, unless one exists, the settings

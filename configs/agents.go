@@ -55,20 +55,10 @@ func readAgents(f *diag.File, root *yaml.Node, c *Config) {
 		if n.Kind != yaml.MappingNode {
 			continue
 		}
-		idf, ok := m["id"]
-		if !ok {
-			f.Errorf(n, "agent needs an id")
-			continue
-		}
-		id, ok := readID(f, idf.Value, "agent id")
+		id, ok := readEntryID(f, n, m, "agent", first)
 		if !ok {
 			continue
 		}
-		if prev := first[id.V]; prev != nil {
-			f.Errorf(id.N, "duplicate agent %q (first at %s)", id.V, diag.LinePos(prev))
-			continue
-		}
-		first[id.V] = id.N
 		a := &Agent{ID: id.V}
 		if s, ok := f.String(m["role"].Value, "role"); ok {
 			a.Role = s.V

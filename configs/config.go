@@ -193,6 +193,28 @@ func readID(f *diag.File, n *yaml.Node, what string) (diag.Str, bool) {
 	return s, true
 }
 
+// readEntryID reads the id of one entry of a list of kind (agent,
+// department, team, swarm, target): present, well formed, and not taken by
+// an earlier entry of that kind (seen maps each id to where it first
+// stood). false means the entry is skipped; the fault is reported.
+func readEntryID(f *diag.File, entry *yaml.Node, fields map[string]diag.Field, kind string, seen map[string]*yaml.Node) (diag.Str, bool) {
+	n := fields["id"].Value
+	if n == nil {
+		f.Errorf(entry, "%s needs an id", kind)
+		return diag.Str{}, false
+	}
+	id, ok := readID(f, n, kind+" id")
+	if !ok {
+		return id, false
+	}
+	if prev := seen[id.V]; prev != nil {
+		f.Errorf(id.N, "duplicate %s %q (first at %s)", kind, id.V, diag.LinePos(prev))
+		return id, false
+	}
+	seen[id.V] = id.N
+	return id, true
+}
+
 // readRuntimes reads a runtime chain: known runtime names, no repeats.
 func readRuntimes(f *diag.File, n *yaml.Node, what string) []string {
 	var out []string

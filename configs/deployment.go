@@ -110,18 +110,10 @@ func readDeployment(f *diag.File, root *yaml.Node, c *Config) {
 		if tn.Kind != yaml.MappingNode {
 			continue
 		}
-		id, ok := readID(f, tm["id"].Value, "target id")
-		if tm["id"].Value == nil {
-			f.Errorf(tn, "target needs an id")
-		}
+		id, ok := readEntryID(f, tn, tm, "target", seen)
 		if !ok {
 			continue
 		}
-		if prev := seen[id.V]; prev != nil {
-			f.Errorf(id.N, "duplicate target %q (first at %s)", id.V, diag.LinePos(prev))
-			continue
-		}
-		seen[id.V] = id.N
 		t := &Target{ID: id.V}
 		if k, found := tm["kind"]; !found {
 			f.Errorf(tn, "target %s needs a kind (%s)", t.ID, strings.Join(Kinds, ", "))

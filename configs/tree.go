@@ -146,18 +146,10 @@ func readTree(f *diag.File, root *yaml.Node, c *Config) {
 		if dn.Kind != yaml.MappingNode {
 			continue
 		}
-		id, ok := readID(f, dm["id"].Value, "department id")
-		if dm["id"].Value == nil {
-			f.Errorf(dn, "department needs an id")
-		}
+		id, ok := readEntryID(f, dn, dm, "department", deptPos)
 		if !ok {
 			continue
 		}
-		if prev := deptPos[id.V]; prev != nil {
-			f.Errorf(id.N, "duplicate department %q (first at %s)", id.V, diag.LinePos(prev))
-			continue
-		}
-		deptPos[id.V] = id.N
 		d := &Department{ID: id.V}
 		if s, ok := f.String(dm["description"].Value, "description"); ok {
 			d.Description = s.V
@@ -172,18 +164,10 @@ func readTree(f *diag.File, root *yaml.Node, c *Config) {
 			if tn.Kind != yaml.MappingNode {
 				continue
 			}
-			tid, ok := readID(f, tmf["id"].Value, "team id")
-			if tmf["id"].Value == nil {
-				f.Errorf(tn, "team needs an id")
-			}
+			tid, ok := readEntryID(f, tn, tmf, "team", teamPos)
 			if !ok {
 				continue
 			}
-			if prev := teamPos[tid.V]; prev != nil {
-				f.Errorf(tid.N, "duplicate team %q (first at %s)", tid.V, diag.LinePos(prev))
-				continue
-			}
-			teamPos[tid.V] = tid.N
 			tm := &Team{ID: tid.V}
 			if s, ok := f.String(tmf["description"].Value, "description"); ok {
 				tm.Description = s.V
@@ -226,18 +210,10 @@ func readTree(f *diag.File, root *yaml.Node, c *Config) {
 		if sn.Kind != yaml.MappingNode {
 			continue
 		}
-		id, ok := readID(f, sm["id"].Value, "swarm id")
-		if sm["id"].Value == nil {
-			f.Errorf(sn, "swarm needs an id")
-		}
+		id, ok := readEntryID(f, sn, sm, "swarm", swarmPos)
 		if !ok {
 			continue
 		}
-		if prev := swarmPos[id.V]; prev != nil {
-			f.Errorf(id.N, "duplicate swarm %q (first at %s)", id.V, diag.LinePos(prev))
-			continue
-		}
-		swarmPos[id.V] = id.N
 		s := &Swarm{ID: id.V}
 		if d, ok := f.String(sm["description"].Value, "description"); ok {
 			s.Description = d.V

@@ -2,7 +2,6 @@ package metascripts
 
 import (
 	"container/heap"
-	"math/bits"
 	"slices"
 	"strings"
 
@@ -26,12 +25,6 @@ func (b bitset) or(o bitset) {
 	for i := range o {
 		b[i] |= o[i]
 	}
-}
-func (b bitset) count() (n int) {
-	for _, w := range b {
-		n += bits.OnesCount64(w)
-	}
-	return n
 }
 
 func (c *compiler) buildGraph() {

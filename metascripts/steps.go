@@ -156,10 +156,12 @@ func (st *stepInfo) name() string {
 func (c *compiler) readStep(st *stepInfo) {
 	fl := st.fields
 	st.step = plan.Step{ID: st.id, Kind: st.kind, Pos: c.f.Pos(st.node), OnError: plan.OnError{Action: plan.OnErrorFail}}
-	for _, sf := range stepObj.fields {
-		why, bad := notFor[st.kind][sf.name]
-		if f, ok := fl[sf.name]; ok && bad {
-			c.f.Errorf(f.Key, "%s does not apply to %s steps: %s", sf.name, st.kind, why)
+	if nf := notFor[st.kind]; nf != nil {
+		for _, sf := range stepObj.fields {
+			why, bad := nf[sf.name]
+			if f, ok := fl[sf.name]; ok && bad {
+				c.f.Errorf(f.Key, "%s does not apply to %s steps: %s", sf.name, st.kind, why)
+			}
 		}
 	}
 

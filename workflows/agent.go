@@ -119,7 +119,7 @@ func (r *run) agent(ctx workflow.Context, s *plan.Step, st *StepView, sc *scope,
 	}
 	var base map[string]json.RawMessage
 	if err := json.Unmarshal(rendered, &base); err != nil {
-		return nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf("step %s: reason args are not an object: %v", s.ID, err), ErrPlanUnsupported, nil)
+		return nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf("step %s: reason args are not an object: %v", s.ID, err), ErrInvalidPlan, nil)
 	}
 	var model plan.Model
 	_ = json.Unmarshal(base["model"], &model)
@@ -131,7 +131,7 @@ func (r *run) agent(ctx workflow.Context, s *plan.Step, st *StepView, sc *scope,
 		maxTurns, tools = max(rs.MaxTurns, 1), rs.Tools
 		if len(rs.Schema) > 0 {
 			if schema, err = compileSchema(rs.Schema); err != nil {
-				return nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf("step %s: reason.output.schema: %v", s.ID, err), ErrPlanUnsupported, nil)
+				return nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf("step %s: reason.output.schema: %v", s.ID, err), ErrInvalidPlan, nil)
 			}
 			base["output_schema"] = rs.Schema
 			delete(base, "output") // the loop checks the answer and asks again

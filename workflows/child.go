@@ -15,12 +15,12 @@ import (
 // workflow; its outputs become this step's output.
 func (r *run) child(ctx workflow.Context, s *plan.Step, sc *scope, vars expr.Vars) (any, error) {
 	if s.Call == nil {
-		return nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf("step %s: call without a metascript", s.ID), ErrPlanUnsupported, nil)
+		return nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf("step %s: call without a metascript", s.ID), ErrInvalidPlan, nil)
 	}
 	cp := r.p.Children[s.Call.Metascript]
 	if cp == nil {
 		return nil, temporal.NewNonRetryableApplicationError(
-			fmt.Sprintf("step %s: plan has no compiled child %q", s.ID, s.Call.Metascript), ErrPlanUnsupported, nil)
+			fmt.Sprintf("step %s: plan has no compiled child %q", s.ID, s.Call.Metascript), ErrInvalidPlan, nil)
 	}
 	var inputs map[string]any
 	if len(s.Call.Inputs) > 0 {

@@ -17,14 +17,17 @@ import (
 
 // Error type names the interpreter fails a run with.
 const (
-	ErrStepFailed      = "StepFailed"
-	ErrCheckFailed     = "CheckFailed"
-	ErrNoPool          = "NoPool"
-	ErrMaxSteps        = "PolicyMaxSteps"
-	ErrBudget          = "BudgetExceeded"
-	ErrBadInput        = "BadInput"
-	ErrExpression      = "ExpressionError"
-	ErrPlanUnsupported = "PlanUnsupported"
+	ErrStepFailed  = "StepFailed"
+	ErrCheckFailed = "CheckFailed"
+	ErrNoPool      = "NoPool"
+	ErrMaxSteps    = "PolicyMaxSteps"
+	ErrBudget      = "BudgetExceeded"
+	ErrBadInput    = "BadInput"
+	ErrExpression  = "ExpressionError"
+	// ErrInvalidPlan: the Plan holds what the compiler never writes or
+	// this interpreter does not know (a step kind, a call without its
+	// compiled child, reason arguments that are not an object).
+	ErrInvalidPlan = "InvalidPlan"
 )
 
 // Run interprets in.Plan. It is the interpreter's body, exported so tests
@@ -87,7 +90,7 @@ func newRun(ctx workflow.Context, in RunInput) (*run, error) {
 	if p.Schema > plan.SchemaVersion {
 		return nil, temporal.NewNonRetryableApplicationError(
 			fmt.Sprintf("plan schema %d is newer than this interpreter's %d: upgrade the workers", p.Schema, plan.SchemaVersion),
-			ErrPlanUnsupported, nil)
+			ErrInvalidPlan, nil)
 	}
 	env, err := planEnv(p)
 	if err != nil {

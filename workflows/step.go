@@ -89,7 +89,7 @@ func (r *run) once(ctx workflow.Context, s *plan.Step, st *StepView, sc *scope) 
 	case plan.KindCall:
 		return r.child(ctx, s, sc, vars)
 	}
-	return nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf("step %s: unknown kind %q", s.ID, s.Kind), ErrPlanUnsupported, nil)
+	return nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf("step %s: unknown kind %q", s.ID, s.Kind), ErrInvalidPlan, nil)
 }
 
 // countExecution counts one execution of s (a foreach item or a loop turn

@@ -5,6 +5,7 @@ import (
 	"runtime"
 	"time"
 
+	"github.com/tars-engine/tars/activities"
 	"github.com/tars-engine/tars/internal/env/hostmem"
 )
 
@@ -55,17 +56,10 @@ type Config struct {
 	HostFuncs map[string]HostFunc
 }
 
-const (
-	defaultMemoryMiB = 64
-	defaultMaxOutput = 1 << 20
-	defaultMaxLog    = 64 << 10
-	defaultTimeout   = time.Minute
-)
-
 // withDefaults returns c with every zero field set to its default.
 func (c Config) withDefaults() Config {
 	if c.DefaultMemoryMiB <= 0 {
-		c.DefaultMemoryMiB = defaultMemoryMiB
+		c.DefaultMemoryMiB = activities.DefaultMemoryMiB
 	}
 	c.DefaultMemoryMiB = min(max(c.DefaultMemoryMiB, minMemoryMiB), maxMemoryMiB)
 	if c.MaxMemoryMiB <= 0 || c.MaxMemoryMiB > maxMemoryMiB {
@@ -73,13 +67,13 @@ func (c Config) withDefaults() Config {
 	}
 	c.MaxMemoryMiB = max(c.MaxMemoryMiB, c.DefaultMemoryMiB)
 	if c.MaxOutputBytes <= 0 {
-		c.MaxOutputBytes = defaultMaxOutput
+		c.MaxOutputBytes = activities.DefaultMaxOutputBytes
 	}
 	if c.MaxLogBytes <= 0 {
-		c.MaxLogBytes = defaultMaxLog
+		c.MaxLogBytes = activities.DefaultMaxLogBytes
 	}
 	if c.DefaultTimeout <= 0 {
-		c.DefaultTimeout = defaultTimeout
+		c.DefaultTimeout = activities.DefaultCallTimeout
 	}
 	if c.VMBudget <= 0 {
 		c.VMBudget = hostmem.Slots(hostmem.Budget(hostmem.Available()), uint64(c.DefaultMemoryMiB)<<20, runtime.GOMAXPROCS(0))

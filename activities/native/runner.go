@@ -64,10 +64,9 @@ type Config struct {
 }
 
 const (
-	defaultHTTPTimeout    = 30 * time.Second
-	defaultHTTPMaxBytes   = 4 << 20
-	defaultOutputMaxBytes = 1 << 20
-	defaultCapacity       = 64
+	defaultHTTPTimeout  = 30 * time.Second
+	defaultHTTPMaxBytes = 4 << 20
+	defaultCapacity     = 64
 )
 
 func (c Config) withDefaults() Config {
@@ -78,7 +77,7 @@ func (c Config) withDefaults() Config {
 		c.HTTPMaxBytes = defaultHTTPMaxBytes
 	}
 	if c.OutputMaxBytes <= 0 {
-		c.OutputMaxBytes = defaultOutputMaxBytes
+		c.OutputMaxBytes = activities.DefaultMaxOutputBytes
 	}
 	if c.Capacity <= 0 {
 		c.Capacity = defaultCapacity

@@ -5,6 +5,7 @@ import (
 	"runtime"
 	"time"
 
+	"github.com/tars-engine/tars/activities"
 	"github.com/tars-engine/tars/internal/env/hostmem"
 )
 
@@ -79,11 +80,7 @@ type Config struct {
 }
 
 const (
-	defaultMemoryMiB    = 64
 	defaultMaxMemoryMiB = 1024
-	defaultMaxOutput    = 1 << 20
-	defaultMaxLog       = 64 << 10
-	defaultTimeout      = time.Minute
 	defaultHTTPTimeout  = 10 * time.Second
 	defaultMaxFetch     = 1 << 20
 	wasmPageSize        = 64 << 10
@@ -92,7 +89,7 @@ const (
 // withDefaults returns c with every zero field set to its default.
 func (c Config) withDefaults() Config {
 	if c.DefaultMemoryMiB <= 0 {
-		c.DefaultMemoryMiB = defaultMemoryMiB
+		c.DefaultMemoryMiB = activities.DefaultMemoryMiB
 	}
 	if c.MaxMemoryMiB <= 0 {
 		c.MaxMemoryMiB = defaultMaxMemoryMiB
@@ -104,13 +101,13 @@ func (c Config) withDefaults() Config {
 		c.MaxMemoryMiB = c.DefaultMemoryMiB
 	}
 	if c.MaxOutputBytes <= 0 {
-		c.MaxOutputBytes = defaultMaxOutput
+		c.MaxOutputBytes = activities.DefaultMaxOutputBytes
 	}
 	if c.MaxLogBytes <= 0 {
-		c.MaxLogBytes = defaultMaxLog
+		c.MaxLogBytes = activities.DefaultMaxLogBytes
 	}
 	if c.DefaultTimeout <= 0 {
-		c.DefaultTimeout = defaultTimeout
+		c.DefaultTimeout = activities.DefaultCallTimeout
 	}
 	if c.HTTPTimeout <= 0 {
 		c.HTTPTimeout = defaultHTTPTimeout

@@ -4,7 +4,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"testing"
 	"time"
 
@@ -22,7 +21,8 @@ func TestGoGuest(t *testing.T) {
 		t.Skip("builds a wasip1 binary")
 	}
 	dir := t.TempDir()
-	goBin := filepath.Join(runtime.GOROOT(), "bin", "go")
+	goBin, err := exec.LookPath("go")
+	require.NoError(t, err, "the go command builds the guest")
 	build := exec.Command(goBin, "build", "-trimpath", "-ldflags=-s", "-o", filepath.Join(dir, "text-stats-go.wasm"), "./guests/text-stats-go")
 	build.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm")
 	out, err := build.CombinedOutput()

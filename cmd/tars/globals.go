@@ -177,7 +177,7 @@ func (g *globals) resolveConn(fc fileConfig) error {
 		if file == "" {
 			file = envconfig.DefaultConfigFilePath()
 		}
-		return fmt.Errorf("Temporal client config %s: %w", file, err)
+		return fmt.Errorf("reading the Temporal client config %s: %w", file, err)
 	}
 	tlsOn := func() *envconfig.ClientConfigTLS {
 		if prof.TLS == nil {

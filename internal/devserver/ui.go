@@ -71,7 +71,7 @@ func startUI(l layout, namespace, codecEndpoint string, logger *slog.Logger) (*w
 	ln, err := net.Listen("tcp", net.JoinHostPort(l.uiIP, strconv.Itoa(l.ui)))
 	if err != nil {
 		u.server.Stop()
-		return nil, fmt.Errorf("Web UI: %w", err)
+		return nil, fmt.Errorf("listening for the Web UI: %w", err)
 	}
 	backend := &url.URL{Scheme: "http", Host: dialAddr(internalIP, l.uiBackend)}
 	proxy := &httputil.ReverseProxy{Rewrite: func(pr *httputil.ProxyRequest) {

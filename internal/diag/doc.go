@@ -9,4 +9,9 @@
 // aliases, merge keys and local tags are refused, because a file that is
 // compiled into a replayable Plan should read the same to a person as it
 // does to the compiler.
+//
+// Parse reads the plain YAML these files are written in with a parser of
+// its own (plainyaml.go), which builds the tree yaml.v3 would build at a
+// fraction of the cost, and hands everything else, errors included, to
+// yaml.v3.
 package diag

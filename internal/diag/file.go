@@ -49,6 +49,11 @@ func Parse(name string, src []byte) (f *File, root *yaml.Node) {
 			root = nil
 		}
 	}()
+	if root, ok := parsePlain(src); ok {
+		// The tree yaml.v3 would build, without anchors, aliases, tags or
+		// merge keys to refuse.
+		return f, root
+	}
 	dec := yaml.NewDecoder(bytes.NewReader(src))
 	var doc yaml.Node
 	if err := dec.Decode(&doc); err != nil {
@@ -153,7 +158,7 @@ func (f *File) Pos(n *yaml.Node) string {
 	if n == nil {
 		return f.Name + ":1:1"
 	}
-	return fmt.Sprintf("%s:%d:%d", f.Name, n.Line, n.Column)
+	return f.Name + ":" + strconv.Itoa(n.Line) + ":" + strconv.Itoa(n.Column)
 }
 
 // LinePos formats n's position as "line:col", for "first defined at" notes.

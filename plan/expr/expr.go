@@ -10,7 +10,6 @@ import (
 	"sync"
 
 	"github.com/google/cel-go/cel"
-	"github.com/google/cel-go/common/ast"
 	"github.com/google/cel-go/common/types"
 	"github.com/google/cel-go/common/types/ref"
 	"github.com/google/cel-go/common/types/traits"
@@ -336,51 +335,6 @@ func (e *Env) EvalBool(src string, vars Vars) (bool, error) {
 		return false, fmt.Errorf("%s: want bool, got %s", src, TypeOf(v))
 	}
 	return b, nil
-}
-
-// Ref is a reference from an expression to inputs.<Field> or steps.<Field>.
-type Ref struct {
-	Root  string // "inputs" or "steps" or another variable name
-	Field string // the selected field, "" when the root is used whole
-}
-
-// Refs lists the references src makes to variables, in order of appearance,
-// so the compiler can report undefined inputs and steps.
-func (e *Env) Refs(src string) ([]Ref, error) {
-	a, err := e.Compile(src)
-	if err != nil {
-		return nil, err
-	}
-	var refs []Ref
-	seen := map[int64]bool{}
-	ast.PreOrderVisit(a.NativeRep().Expr(), ast.NewExprVisitor(func(x ast.Expr) {
-		switch x.Kind() {
-		case ast.SelectKind:
-			sel := x.AsSelect()
-			op := sel.Operand()
-			if op.Kind() == ast.IdentKind {
-				seen[op.ID()] = true
-				refs = append(refs, Ref{Root: op.AsIdent(), Field: sel.FieldName()})
-			}
-		case ast.CallKind:
-			// steps["x"] and inputs["y"] index calls.
-			call := x.AsCall()
-			if call.FunctionName() == "_[_]" && len(call.Args()) == 2 {
-				op, key := call.Args()[0], call.Args()[1]
-				if op.Kind() == ast.IdentKind && key.Kind() == ast.LiteralKind {
-					if s, ok := key.AsLiteral().Value().(string); ok {
-						seen[op.ID()] = true
-						refs = append(refs, Ref{Root: op.AsIdent(), Field: s})
-					}
-				}
-			}
-		case ast.IdentKind:
-			if !seen[x.ID()] {
-				refs = append(refs, Ref{Root: x.AsIdent()})
-			}
-		}
-	}))
-	return refs, nil
 }
 
 // Native converts a CEL value to a plain Go value.

@@ -76,14 +76,6 @@ func TestCompileErrors(t *testing.T) {
 	assert.ErrorContains(t, err, "closure f")
 }
 
-func TestRefs(t *testing.T) {
-	env, err := New(nil)
-	require.NoError(t, err)
-	refs, err := env.Refs(`inputs.a + steps["b"].output + string(index)`)
-	require.NoError(t, err)
-	assert.Equal(t, []Ref{{"inputs", "a"}, {"steps", "b"}, {"index", ""}}, refs)
-}
-
 func TestTemplates(t *testing.T) {
 	env, err := New(nil)
 	require.NoError(t, err)

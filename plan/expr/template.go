@@ -18,6 +18,13 @@ type Segment struct {
 // Braces and quotes inside an expression are balanced, so map literals and
 // strings containing "}" work.
 func Split(s string) ([]Segment, error) {
+	if !strings.Contains(s, "${") {
+		// Most strings of a metascript: one literal, no copy.
+		if s == "" {
+			return nil, nil
+		}
+		return []Segment{{Lit: s}}, nil
+	}
 	var segs []Segment
 	var lit strings.Builder
 	litStart := 0
@@ -29,8 +36,13 @@ func Split(s string) ([]Segment, error) {
 			continue
 		}
 		if !strings.HasPrefix(s[i:], "${") {
-			lit.WriteByte(s[i])
-			i++
+			// Up to the next '$' is literal.
+			j := strings.IndexByte(s[i+1:], '$')
+			if j < 0 {
+				j = len(s) - i - 1
+			}
+			lit.WriteString(s[i : i+1+j])
+			i += 1 + j
 			continue
 		}
 		start := i + 2

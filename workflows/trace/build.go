@@ -331,7 +331,7 @@ func (b *builder) event(e *historypb.HistoryEvent) {
 		a := e.GetTimerFiredEventAttributes()
 		if s := b.timers[a.GetStartedEventId()]; s != nil && s.Approval == nil {
 			ps := b.p.Step(s.ID)
-			s.Approval = &Approval{
+			s.Approval = &ApprovalDecision{
 				Step: s.ID, Approved: ps.Approval != nil && ps.Approval.Default == "approve", By: "default",
 				TimedOut: true, Time: e.GetEventTime().AsTime(), EventID: e.GetEventId(),
 				TimerEventID: a.GetStartedEventId(), Timeout: Duration(ps.Approval.Timeout),
@@ -935,7 +935,7 @@ func orElse(a, b string) string {
 // workflows.UpdateApprove or (older runs) workflows.SignalApprove.
 func (b *builder) decision(e *historypb.HistoryEvent, ap workflows.Decision) {
 	t := b.t
-	d := &Approval{Step: ap.Step, Approved: ap.Approved, By: ap.By, Comment: ap.Comment, Time: e.GetEventTime().AsTime(), EventID: e.GetEventId()}
+	d := &ApprovalDecision{Step: ap.Step, Approved: ap.Approved, By: ap.By, Comment: ap.Comment, Time: e.GetEventTime().AsTime(), EventID: e.GetEventId()}
 	t.Approvals = append(t.Approvals, d)
 	s := t.Step(ap.Step)
 	if s == nil {

@@ -62,9 +62,9 @@ type Trace struct {
 	Inputs      map[string]any `json:"inputs,omitempty"`
 	Departments []*Department  `json:"departments"`
 	// Steps are in the Plan's order (topological, then declaration).
-	Steps     []*Step     `json:"steps"`
-	Hops      []Hop       `json:"hops,omitempty"`
-	Approvals []*Approval `json:"approvals,omitempty"` // every tars.approve signal, in order
+	Steps     []*Step             `json:"steps"`
+	Hops      []Hop               `json:"hops,omitempty"`
+	Approvals []*ApprovalDecision `json:"approvals,omitempty"` // every tars.approve signal, in order
 	// Probes are the control activities that asked which pools are live.
 	Probes   []*Activity `json:"probes,omitempty"`
 	Children []*Child    `json:"children,omitempty"`
@@ -146,10 +146,10 @@ type Step struct {
 	Attempts int `json:"attempts"`
 	Failures int `json:"failures"`
 
-	Activities []*Activity `json:"activities,omitempty"`
-	Hops       []Hop       `json:"hops,omitempty"`
-	Approval   *Approval   `json:"approval,omitempty"`
-	Child      *Child      `json:"child,omitempty"`
+	Activities []*Activity       `json:"activities,omitempty"`
+	Hops       []Hop             `json:"hops,omitempty"`
+	Approval   *ApprovalDecision `json:"approval,omitempty"`
+	Child      *Child            `json:"child,omitempty"`
 	// EventID is the step's first event (for links), 0 when it has none.
 	EventID int64 `json:"event_id,omitempty"`
 }
@@ -255,9 +255,9 @@ type Hop struct {
 	Inferred bool      `json:"inferred,omitempty"`
 }
 
-// Approval is a decision delivered by signal, or the default applied when
+// ApprovalDecision is a decision delivered by signal, or the default applied when
 // an approval's timer fired.
-type Approval struct {
+type ApprovalDecision struct {
 	Step     string    `json:"step"`
 	Approved bool      `json:"approved"`
 	By       string    `json:"by,omitempty"`

@@ -307,7 +307,7 @@ func activityText(a *Activity) string {
 	return b.String()
 }
 
-func approvalText(ap *Approval) string {
+func approvalText(ap *ApprovalDecision) string {
 	verdict := "rejected"
 	if ap.Approved {
 		verdict = "approved"

@@ -2,6 +2,8 @@
 
 package kvm
 
+import "strconv"
+
 // WantAPIVersion is the only KVM API version this package speaks. Linux has
 // reported 12 since 2.6.22 and will not change it.
 const WantAPIVersion = 12
@@ -79,21 +81,7 @@ func ExitName(reason uint32) string {
 	case ExitSystemEvent:
 		return "KVM_EXIT_SYSTEM_EVENT"
 	}
-	return "KVM_EXIT_" + itoa(uint64(reason))
-}
-
-func itoa(v uint64) string {
-	if v == 0 {
-		return "0"
-	}
-	var b [20]byte
-	i := len(b)
-	for v > 0 {
-		i--
-		b[i] = byte('0' + v%10)
-		v /= 10
-	}
-	return string(b[i:])
+	return "KVM_EXIT_" + strconv.FormatUint(uint64(reason), 10)
 }
 
 // MemoryRegion is struct kvm_userspace_memory_region: it maps

@@ -25,6 +25,7 @@ import (
 
 	"github.com/tars-engine/tars/activities/cuda"
 	"github.com/tars-engine/tars/activities/cuda/kernels"
+	"github.com/tars-engine/tars/internal/bench"
 )
 
 func main() {
@@ -165,10 +166,8 @@ func randVec(r *rand.Rand, n int) []float32 {
 	return v
 }
 
-func median(d []time.Duration) time.Duration {
-	s := slices.Clone(d)
-	slices.Sort(s)
-	return s[len(s)/2]
-}
+// median is the figures' one percentile formula (internal/bench), so that
+// these and tars bench's are computed alike.
+func median(d []time.Duration) time.Duration { return bench.Percentile(d, .5) }
 
 func round(d time.Duration) time.Duration { return d.Round(10 * time.Microsecond) }
