@@ -17,7 +17,7 @@ var layers = [][]string{
 	// the CPU kernels, the KVM bindings.
 	{"plan", "internal/diag", "internal/env/hostmem", "internal/hostcheck",
 		"activities/cuda/kernels", "activities/hyperlight/kvm", "activities/native/internal/shellns",
-		"activities/wasm/guests/text-stats-go", "internal/layers"},
+		"activities/wasm/guests/text-stats-go", "internal/layers", "metascripts/examples", "codec"},
 	// Expressions over the Plan; the activity contract (Call, Result, Runner).
 	{"plan/expr", "activities"},
 	// The agent tree and deployment; the pools.
