@@ -138,6 +138,14 @@ func (r *Runner) newEngine(ensureEnd bool) (*engine, error) {
 // Runtime returns "wasm".
 func (r *Runner) Runtime() string { return Runtime }
 
+// GrantsAtStart: a module gets its environment, its directories (/data,
+// /out) and its memory limit as it is instantiated, so a worker's ceiling
+// that refuses one of them refuses the call before it starts
+// (activities.GrantsAtStart). Hosts are checked at each tars.http_fetch.
+func (r *Runner) GrantsAtStart() []string {
+	return []string{activities.GrantEnv, activities.GrantReadDir, activities.GrantWriteDir, activities.GrantMemoryMiB}
+}
+
 // Tools lists the modules served by name: the built-ins and those of
 // ModulesDir. It reads the directory on every call; it does not read or
 // compile the modules.
@@ -234,6 +242,7 @@ func (r *Runner) Run(ctx context.Context, call activities.Call) (activities.Resu
 		args = nullJSON
 	}
 	cs.reset(args, &call.Grants, tool, limit)
+	cs.step = call.Step
 	config, err := r.moduleConfig(cs, &call.Grants)
 	if err != nil {
 		return activities.Result{}, err
@@ -264,6 +273,9 @@ func (r *Runner) Run(ctx context.Context, call activities.Call) (activities.Resu
 
 	if err != nil && r.closed.Load() {
 		return activities.Result{}, errRunnerClosed
+	}
+	if cs.refusal != nil {
+		return activities.Result{}, cs.refusal
 	}
 	if err = fault(ctx, cs, err); err != nil {
 		return activities.Result{}, err
