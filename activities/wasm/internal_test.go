@@ -28,6 +28,12 @@ func TestCapacityFollowsTheMemoryBudget(t *testing.T) {
 		})
 	}
 	assert.Positive(t, Config{}.withDefaults().MemoryBudgetMiB)
+
+	// A worker's memory ceiling below the default lowers the default.
+	c := Config{MaxMemoryMiB: 32}.withDefaults()
+	assert.Equal(t, []int{32, 32}, []int{c.DefaultMemoryMiB, c.MaxMemoryMiB})
+	c = Config{MaxMemoryMiB: 512}.withDefaults()
+	assert.Equal(t, []int{64, 512}, []int{c.DefaultMemoryMiB, c.MaxMemoryMiB})
 }
 
 func TestTrapText(t *testing.T) {
