@@ -112,7 +112,7 @@ func (t *Target) Runtimes() []string {
 var (
 	envNamePattern = regexp.MustCompile(`^([A-Za-z_][A-Za-z0-9_]*\*?|\*)$`)
 	queuePattern   = regexp.MustCompile(`^[a-z][a-z0-9._-]{0,62}$`)
-	cpuPattern   = regexp.MustCompile(`^([0-9]+(\.[0-9]+)?|[0-9]+m)$`)
+	cpuPattern     = regexp.MustCompile(`^([0-9]+(\.[0-9]+)?|[0-9]+m)$`)
 )
 
 func readDeployment(f *diag.File, root *yaml.Node, c *Config) {
