@@ -290,6 +290,16 @@ func WithCeilingRefusals(ctx context.Context, worker string, excess []Excess) co
 	return context.WithValue(ctx, refusalKey{}, &refusal{worker: worker, excess: excess})
 }
 
+// CeilingExcess returns what the worker's ceiling took from the call
+// whose context this is, and the worker's identity; nothing when it took
+// nothing. A sandbox uses it to say in the call's log what it withheld.
+func CeilingExcess(ctx context.Context) (worker string, excess []Excess) {
+	if r, _ := ctx.Value(refusalKey{}).(*refusal); r != nil {
+		return r.worker, r.excess
+	}
+	return "", nil
+}
+
 // CeilingRefusal returns the PolicyRefused error for a call whose tool
 // needs grant (and, for a list grant, need: the host, directory or
 // variable it uses) when the run's policy asked for it and the worker's

@@ -164,10 +164,12 @@ func TestCeilingDirectories(t *testing.T) {
 	assert.FileExists(t, filepath.Join(in, "out.txt"))
 }
 
-// A wasm module gets its environment, directories and memory as it starts:
-// a ceiling that refuses one of them refuses the call before it starts,
-// while the native pool runs its tools under the same grants.
+// A wasm module's memory limit is set as it starts: a ceiling below the
+// grant refuses the call before it starts, while the native pool runs its
+// tools under the same grants. Environment and directories the ceiling
+// withholds are not given to the module, and its log says so.
 func TestCeilingAtStartOfSandboxes(t *testing.T) {
+	t.Setenv("CEILING_TEST_VAR", "hidden")
 	w, err := wasm.New(wasm.Config{ModulesDir: "../activities/wasm/guests/bin"})
 	require.NoError(t, err)
 	wp := ceilingPool(t, w, activities.Ceiling{MemoryMiB: 32})
@@ -176,14 +178,24 @@ func TestCeilingAtStartOfSandboxes(t *testing.T) {
 
 	_, err = wp.callThrough(t, "text-stats", stats, activities.Grants{MemoryMiB: 64})
 	requireRefused(t, err, `step "x" asks for memory_mib 64, but worker tars@test:1/wasm does not allow it (its ceiling: memory 32 MiB per call; start it with --max-memory-mib 64)`)
-	_, err = wp.callThrough(t, "text-stats", stats, activities.Grants{Env: []string{"HOME"}})
-	requireRefused(t, err, "asks for env HOME", "tars@test:1/wasm")
-	_, err = np.callThrough(t, "echo", `{"value":1}`, activities.Grants{MemoryMiB: 64, Env: []string{"HOME"}})
-	require.NoError(t, err, "echo uses neither")
+	_, err = np.callThrough(t, "echo", `{"value":1}`, activities.Grants{MemoryMiB: 64})
+	require.NoError(t, err, "echo does not use memory_mib")
 
 	res, err := wp.callThrough(t, "text-stats", stats, activities.Grants{MemoryMiB: 16})
 	require.NoError(t, err)
 	assert.Contains(t, string(res.Output), `"words":3`)
+
+	res, err = wp.callThrough(t, "escape", `{"try":"getenv","name":"CEILING_TEST_VAR"}`,
+		activities.Grants{Env: []string{"CEILING_TEST_VAR"}, ReadDir: t.TempDir()})
+	require.NoError(t, err)
+	assert.JSONEq(t, `{"set":false}`, string(res.Output), "the ceiling withheld the variable")
+	assert.Contains(t, res.Log, "wasm: env CEILING_TEST_VAR withheld: worker tars@test:1/wasm does not allow it (its ceiling: env: none; start it with --allow-env CEILING_TEST_VAR)")
+	assert.Contains(t, res.Log, "wasm: read_dir ")
+
+	wp.ceiling = activities.Ceiling{Env: []string{"CEILING_TEST_VAR"}}
+	res, err = wp.callThrough(t, "escape", `{"try":"getenv","name":"CEILING_TEST_VAR"}`, activities.Grants{Env: []string{"CEILING_TEST_VAR"}})
+	require.NoError(t, err)
+	assert.JSONEq(t, `{"value":"hidden"}`, string(res.Output))
 }
 
 // tars.http_fetch to a host the policy grants and the ceiling refuses

@@ -138,13 +138,13 @@ func (r *Runner) newEngine(ensureEnd bool) (*engine, error) {
 // Runtime returns "wasm".
 func (r *Runner) Runtime() string { return Runtime }
 
-// GrantsAtStart: a module gets its environment, its directories (/data,
-// /out) and its memory limit as it is instantiated, so a worker's ceiling
-// that refuses one of them refuses the call before it starts
-// (activities.GrantsAtStart). Hosts are checked at each tars.http_fetch.
-func (r *Runner) GrantsAtStart() []string {
-	return []string{activities.GrantEnv, activities.GrantReadDir, activities.GrantWriteDir, activities.GrantMemoryMiB}
-}
+// GrantsAtStart: a module's memory limit is set as it is instantiated, so
+// a worker's ceiling below grants.memory_mib refuses the call before it
+// starts (activities.GrantsAtStart). The environment and directories a
+// ceiling withholds are simply not given (the call's log says so): a run's
+// grants serve all its steps, and most modules use none of them. Hosts are
+// checked at each tars.http_fetch.
+func (r *Runner) GrantsAtStart() []string { return []string{activities.GrantMemoryMiB} }
 
 // Tools lists the modules served by name: the built-ins and those of
 // ModulesDir. It reads the directory on every call; it does not read or
@@ -243,6 +243,14 @@ func (r *Runner) Run(ctx context.Context, call activities.Call) (activities.Resu
 	}
 	cs.reset(args, &call.Grants, tool, limit)
 	cs.step = call.Step
+	if worker, excess := activities.CeilingExcess(ctx); len(excess) > 0 {
+		for _, e := range excess {
+			switch e.Grant {
+			case activities.GrantEnv, activities.GrantReadDir, activities.GrantWriteDir:
+				cs.logf("wasm: %s withheld: worker %s does not allow it (%s)", e, worker, e.Advice())
+			}
+		}
+	}
 	config, err := r.moduleConfig(cs, &call.Grants)
 	if err != nil {
 		return activities.Result{}, err
