@@ -17,6 +17,8 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/tars-engine/tars/activities"
+	"github.com/tars-engine/tars/activities/hyperlight"
+	"github.com/tars-engine/tars/activities/hyperlight/kvm"
 	"github.com/tars-engine/tars/activities/native"
 	"github.com/tars-engine/tars/activities/wasm"
 	"github.com/tars-engine/tars/plan"
@@ -196,6 +198,22 @@ func TestCeilingAtStartOfSandboxes(t *testing.T) {
 	res, err = wp.callThrough(t, "escape", `{"try":"getenv","name":"CEILING_TEST_VAR"}`, activities.Grants{Env: []string{"CEILING_TEST_VAR"}})
 	require.NoError(t, err)
 	assert.JSONEq(t, `{"value":"hidden"}`, string(res.Output))
+}
+
+// A hyperlight guest's memory is sized as its micro-VM starts: a grant
+// above the ceiling is refused before any VM exists.
+func TestCeilingHyperlightMemory(t *testing.T) {
+	if err := kvm.Check(); err != nil {
+		t.Skipf("needs /dev/kvm for the hyperlight pool: %v", err)
+	}
+	h, err := hyperlight.New(hyperlight.Config{MaxMemoryMiB: 32})
+	require.NoError(t, err)
+	p := ceilingPool(t, h, activities.Ceiling{MemoryMiB: 32})
+	_, err = p.callThrough(t, "sha256", `{"text":"x"}`, activities.Grants{MemoryMiB: 64, HostFuncs: []string{"sha256"}})
+	requireRefused(t, err, `step "x" asks for memory_mib 64, but worker tars@test:1/hyperlight does not allow it (its ceiling: memory 32 MiB per call; start it with --max-memory-mib 64)`)
+	res, err := p.callThrough(t, "sha256", `{"text":"x"}`, activities.Grants{HostFuncs: []string{"sha256"}})
+	require.NoError(t, err, "no memory grant: the pool's default, lowered to the ceiling")
+	assert.NotEmpty(t, res.Output)
 }
 
 // tars.http_fetch to a host the policy grants and the ceiling refuses
