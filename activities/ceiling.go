@@ -1,6 +1,7 @@
 package activities
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -353,6 +354,9 @@ func RefuseSecret(step, worker, name string, c Ceiling) error {
 // SecretNames lists the secret inputs args refers to (SecretRef markers),
 // each once, in order of appearance.
 func SecretNames(args []byte) []string {
+	if !bytes.Contains(args, []byte("tars-secret://")) {
+		return nil // the common case costs one scan, no regexp
+	}
 	var out []string
 	for _, m := range secretRef.FindAllSubmatch(args, -1) {
 		if n := string(m[1]); !slices.Contains(out, n) {
