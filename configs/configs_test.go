@@ -98,6 +98,9 @@ func TestDeployment(t *testing.T) {
 	h := d.Target("hyperlight")
 	assert.True(t, h.Resources.KVM)
 	assert.Equal(t, Pool{Runtime: "hyperlight", Capacity: 16, MemoryMiB: 64}, h.Pools[0])
+	assert.Equal(t, Ceiling{}, h.Ceiling, "no ceiling block: the safe default")
+	assert.Equal(t, Ceiling{HTTPHosts: []string{"api.openai.com"}, Env: []string{"OPENAI_API_KEY"}, MemoryMiB: 256},
+		d.Target("native-service").Ceiling)
 	assert.Nil(t, d.Target("nope"))
 }
 
@@ -230,6 +233,27 @@ targets:
 			"deployment.yaml:10:13: the cuda pool needs resources.gpus of at least 1",
 			"deployment.yaml:11:5: replicas applies only to kubernetes targets, not container",
 			"deployment.yaml:12:9: duplicate target \"box\" (first at 3:9)",
+		}},
+		{"ceiling", DeploymentFile, `targets:
+  - id: box
+    kind: service
+    pools: {native: {}}
+    ceiling:
+      shell: yes please
+      http_hosts: ["https://api.example.com/v1", "api.*.com", ""]
+      read_dirs: [data]
+      env: [OPENAI_API_KEY, "A-B"]
+      memory_mib: 0
+      write_dir: /tmp
+`, []string{
+			"deployment.yaml:6:14: shell must be true or false, not \"yes please\"",
+			"deployment.yaml:7:20: http_hosts entry \"https://api.example.com/v1\" must be a host such as api.example.com or 127.0.0.1:8080, not a URL",
+			"deployment.yaml:7:50: http_hosts entry \"api.*.com\": a wildcard is written *.example.com",
+			"deployment.yaml:7:63: http_hosts entry must not be empty",
+			"deployment.yaml:8:19: read_dirs entry \"data\" must be an absolute path",
+			"deployment.yaml:9:29: env entry \"A-B\" must be a variable name, or a prefix ending in * (e.g. TARS_SECRET_*)",
+			"deployment.yaml:10:19: memory_mib must be at least 1, not 0",
+			"deployment.yaml:11:7: unknown key \"write_dir\" in ceiling (did you mean \"write_dirs\"?)",
 		}},
 		{"yaml", TreeFile, "departments: [\n", []string{
 			"agent-tree.yaml:2:1: yaml: did not find expected node content",

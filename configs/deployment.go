@@ -1,6 +1,7 @@
 package configs
 
 import (
+	"path/filepath"
 	"regexp"
 	"strings"
 
@@ -41,6 +42,22 @@ type Target struct {
 	Replicas    int    // kubernetes; 0 = 1
 	Pools       []Pool
 	Resources   Resources
+	// Ceiling bounds the grants of every call this target's workers run,
+	// whatever a run's policy asks (its `ceiling:` block; see
+	// activities.Ceiling). Absent: the safe default, nothing beyond the
+	// pure tools and the sandboxes.
+	Ceiling Ceiling
+}
+
+// Ceiling is a target's `ceiling:` block: what its operator lets any run
+// have. `tars worker --target` applies it; flags add to it.
+type Ceiling struct {
+	Shell     bool
+	HTTPHosts []string // host, host:port or *.domain (or "*": any)
+	ReadDirs  []string // absolute directories grants.read_dir may name (or be under)
+	WriteDirs []string // the same for grants.write_dir
+	Env       []string // variable names, or prefixes ending in * (TARS_SECRET_*)
+	MemoryMiB int      // per-call sandbox memory; 0 = each pool's maximum
 }
 
 // Pool is a runtime a target serves and its capacity.
@@ -93,8 +110,9 @@ func (t *Target) Runtimes() []string {
 }
 
 var (
-	queuePattern = regexp.MustCompile(`^[a-z][a-z0-9._-]{0,62}$`)
-	cpuPattern   = regexp.MustCompile(`^([0-9]+(\.[0-9]+)?|[0-9]+m)$`)
+	envNamePattern = regexp.MustCompile(`^([A-Za-z_][A-Za-z0-9_]*\*?|\*)$`)
+	queuePattern   = regexp.MustCompile(`^[a-z][a-z0-9._-]{0,62}$`)
+	cpuPattern     = regexp.MustCompile(`^([0-9]+(\.[0-9]+)?|[0-9]+m)$`)
 )
 
 func readDeployment(f *diag.File, root *yaml.Node, c *Config) {
@@ -106,7 +124,7 @@ func readDeployment(f *diag.File, root *yaml.Node, c *Config) {
 	}
 	seen := map[string]*yaml.Node{}
 	for _, tn := range f.Seq(top["targets"].Value, "targets") {
-		tm := f.Mapping(tn, "target", []string{"id", "kind", "description", "queue_prefix", "image", "namespace", "replicas", "pools", "resources"})
+		tm := f.Mapping(tn, "target", []string{"id", "kind", "description", "queue_prefix", "image", "namespace", "replicas", "pools", "resources", "ceiling"})
 		if tn.Kind != yaml.MappingNode {
 			continue
 		}
@@ -173,6 +191,9 @@ func readDeployment(f *diag.File, root *yaml.Node, c *Config) {
 				t.Resources.KVM = v
 			}
 		}
+		if cn := tm["ceiling"].Value; cn != nil {
+			t.Ceiling = readCeiling(f, cn)
+		}
 		pools := f.Entries(tm["pools"].Value, "pools")
 		if tm["pools"].Value == nil {
 			f.Errorf(tn, "target %s needs pools (e.g. pools: {native: {capacity: 16}})", t.ID)
@@ -221,4 +242,53 @@ func readQueuePrefix(f *diag.File, n *yaml.Node) string {
 		return ""
 	}
 	return s.V
+}
+
+// readCeiling reads a target's `ceiling:` block. Directories must be
+// absolute (the file is read on other machines); whether they exist is
+// checked by the worker that applies them.
+func readCeiling(f *diag.File, n *yaml.Node) Ceiling {
+	var c Ceiling
+	m := f.Mapping(n, "ceiling", []string{"shell", "http_hosts", "read_dirs", "write_dirs", "env", "memory_mib"})
+	if v, ok := f.Bool(m["shell"].Value, "shell"); ok {
+		c.Shell = v
+	}
+	for _, s := range f.Strings(m["http_hosts"].Value, "http_hosts") {
+		switch h := strings.TrimSpace(s.V); {
+		case h == "":
+			f.Errorf(s.N, "http_hosts entry must not be empty")
+		case strings.Contains(h, "/"):
+			f.Errorf(s.N, "http_hosts entry %q must be a host such as api.example.com or 127.0.0.1:8080, not a URL", s.V)
+		case h != "*" && (strings.Contains(h, "*") && !strings.HasPrefix(h, "*.") || strings.Count(h, "*") > 1):
+			f.Errorf(s.N, "http_hosts entry %q: a wildcard is written *.example.com", s.V)
+		default:
+			c.HTTPHosts = append(c.HTTPHosts, h)
+		}
+	}
+	for _, k := range []struct {
+		key string
+		dst *[]string
+	}{{"read_dirs", &c.ReadDirs}, {"write_dirs", &c.WriteDirs}} {
+		for _, s := range f.Strings(m[k.key].Value, k.key) {
+			if !filepath.IsAbs(s.V) {
+				f.Errorf(s.N, "%s entry %q must be an absolute path", k.key, s.V)
+				continue
+			}
+			*k.dst = append(*k.dst, filepath.Clean(s.V))
+		}
+	}
+	for _, s := range f.Strings(m["env"].Value, "env") {
+		if !envNamePattern.MatchString(s.V) {
+			f.Errorf(s.N, "env entry %q must be a variable name, or a prefix ending in * (e.g. TARS_SECRET_*)", s.V)
+			continue
+		}
+		c.Env = append(c.Env, s.V)
+	}
+	if v, ok := f.Int(m["memory_mib"].Value, "memory_mib"); ok {
+		if v < 1 {
+			f.Errorf(m["memory_mib"].Value, "memory_mib must be at least 1, not %d", v)
+		}
+		c.MemoryMiB = v
+	}
+	return c
 }

@@ -50,6 +50,10 @@ type Options struct {
 	// StopTimeout is how long Stop lets running calls finish after polling
 	// stops; calls still running then are cancelled. 0 cancels them at once.
 	StopTimeout time.Duration
+	// Ceiling bounds the grants of every call the pools run (see
+	// activities.Ceiling); the zero value is the safe default: no shell,
+	// hosts, directories or environment.
+	Ceiling activities.Ceiling
 }
 
 // Host runs Temporal workers until Stop.
@@ -89,11 +93,12 @@ func Start(o Options) (*Host, error) {
 		if n := o.Capacity[r.Runtime()]; n > 0 {
 			capacity = n
 		}
-		p := &Pool{Runner: r, logger: o.Logger, metrics: o.Metrics, capacity: capacity}
+		p := &Pool{Runner: r, logger: o.Logger, metrics: o.Metrics, capacity: capacity,
+			identity: o.Identity + "/" + r.Runtime(), ceiling: o.Ceiling}
 		if o.Metrics != nil {
 			o.Metrics.addPool(r, capacity)
 		}
-		po := PoolWorkerOptions(o.Identity+"/"+r.Runtime(), capacity)
+		po := PoolWorkerOptions(p.identity, capacity)
 		po.WorkerStopTimeout = o.StopTimeout
 		w := worker.New(o.Client, workflows.RuntimeQueue(o.QueuePrefix, r.Runtime()), po)
 		w.RegisterDynamicActivity(p.activity, activity.DynamicRegisterOptions{})
@@ -178,6 +183,8 @@ type Pool struct {
 	metrics  *Metrics
 	capacity int
 	running  atomic.Int64
+	identity string             // the pool worker's identity, named in refusals
+	ceiling  activities.Ceiling // the operator's bound on every call's grants
 
 	calls, failures atomic.Int64
 	busyNanos       atomic.Int64
@@ -222,6 +229,13 @@ func (p *Pool) activity(ctx context.Context, args converter.EncodedValues) (acti
 	ctx = withStep(ctx, attrs)
 	log := slog.New(p.logger.Handler().WithAttrs(attrs))
 	log.Debug("step call started")
+	// The operator's ceiling, before anything runs: what the policy asks
+	// beyond it is taken from the call, and a call that needs it fails.
+	ctx, call, err := p.withinCeiling(ctx, call)
+	if err != nil {
+		p.refused(call, err, log)
+		return activities.Result{}, err
+	}
 	if p.metrics != nil {
 		p.metrics.inFlight.WithLabelValues(call.Runtime).Inc()
 	}

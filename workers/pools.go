@@ -24,6 +24,10 @@ type PoolConfig struct {
 	CacheDir   string // wasm compilation cache ("" = memory)
 	// GuestsDir does the same for hyperlight guests.
 	GuestsDir string
+	// MaxMemoryMiB caps a call's sandbox memory in the wasm and hyperlight
+	// pools, granted or default (a worker's Ceiling.MemoryMiB); 0 keeps
+	// each pool's own maximum.
+	MaxMemoryMiB int
 	// NativeTools are extra tools an embedder registers on the native pool.
 	NativeTools []native.Tool
 	Logger      *slog.Logger
@@ -66,9 +70,9 @@ func buildOne(name string, cfg PoolConfig) (activities.Runner, error) {
 		}
 		return r, nil
 	case plan.RuntimeWASM:
-		return wasm.New(wasm.Config{ModulesDir: cfg.ModulesDir, CacheDir: cfg.CacheDir})
+		return wasm.New(wasm.Config{ModulesDir: cfg.ModulesDir, CacheDir: cfg.CacheDir, MaxMemoryMiB: cfg.MaxMemoryMiB})
 	case plan.RuntimeHyperlight:
-		return hyperlight.New(hyperlight.Config{GuestsDir: cfg.GuestsDir})
+		return hyperlight.New(hyperlight.Config{GuestsDir: cfg.GuestsDir, MaxMemoryMiB: cfg.MaxMemoryMiB})
 	case plan.RuntimeCUDA:
 		return cuda.New(cuda.Config{})
 	}

@@ -319,7 +319,7 @@ func (r *run) schedule(ctx workflow.Context, s *plan.Step, st *StepView, sc *sco
 		Tool:    s.Tool,
 		Digest:  s.Digests[rt],
 		Args:    args,
-		Grants:  grants(r.p.Policy.Grants),
+		Grants:  CallGrants(r.p.Policy.Grants),
 	}
 	return workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, ao), s.Tool, call)
 }
@@ -363,7 +363,10 @@ func retryPolicy(rp *plan.Retry) *temporal.RetryPolicy {
 	return p
 }
 
-func grants(g plan.Grants) activities.Grants {
+// CallGrants are the grants every tool call of a run carries: its
+// policy's, as the pools read them. A worker's ceiling bounds them
+// (activities.Ceiling).
+func CallGrants(g plan.Grants) activities.Grants {
 	return activities.Grants{
 		Shell: g.Shell, ReadDir: g.ReadDir, WriteDir: g.WriteDir, Env: g.Env,
 		HTTPHosts: g.HTTPHosts, MemoryMiB: g.MemoryMiB, HostFuncs: g.HostFuncs,

@@ -35,7 +35,8 @@ type Config struct {
 	DefaultMemoryMiB int
 
 	// MaxMemoryMiB is the most a grant may ask for; a call asking more is
-	// refused with PolicyRefused. Default and ceiling 1024.
+	// refused with PolicyRefused. Default and ceiling 1024. Set below 64
+	// with no DefaultMemoryMiB, it is the default as well (at least 8).
 	MaxMemoryMiB int
 
 	// MaxOutputBytes caps a call's output. A guest returning more faults
@@ -60,6 +61,11 @@ type Config struct {
 func (c Config) withDefaults() Config {
 	if c.DefaultMemoryMiB <= 0 {
 		c.DefaultMemoryMiB = activities.DefaultMemoryMiB
+		if c.MaxMemoryMiB > 0 {
+			// A maximum below the default (a worker's ceiling) lowers
+			// the default too, rather than being raised to it.
+			c.DefaultMemoryMiB = min(activities.DefaultMemoryMiB, c.MaxMemoryMiB)
+		}
 	}
 	c.DefaultMemoryMiB = min(max(c.DefaultMemoryMiB, minMemoryMiB), maxMemoryMiB)
 	if c.MaxMemoryMiB <= 0 || c.MaxMemoryMiB > maxMemoryMiB {

@@ -189,6 +189,12 @@ func TestConfigDefaults(t *testing.T) {
 	assert.Equal(t, 16, memoryMiB(15))
 	assert.Equal(t, 16, memoryMiB(16))
 	assert.Equal(t, 8, Config{DefaultMemoryMiB: 2}.withDefaults().DefaultMemoryMiB)
+
+	// A worker's memory ceiling below the default lowers the default.
+	c = Config{MaxMemoryMiB: 32}.withDefaults()
+	assert.Equal(t, []int{32, 32}, []int{c.DefaultMemoryMiB, c.MaxMemoryMiB})
+	c = Config{MaxMemoryMiB: 4}.withDefaults()
+	assert.Equal(t, []int{8, 8}, []int{c.DefaultMemoryMiB, c.MaxMemoryMiB}, "a guest needs 8 MiB")
 }
 
 func TestSameDigest(t *testing.T) {

@@ -91,6 +91,11 @@ func New(cfg Config) (*Runner, error) {
 // Runtime returns "hyperlight".
 func (r *Runner) Runtime() string { return Runtime }
 
+// GrantsAtStart: a guest's memory is sized as its micro-VM starts, so a
+// worker's ceiling below grants.memory_mib refuses the call before it
+// starts (activities.GrantsAtStart).
+func (r *Runner) GrantsAtStart() []string { return []string{activities.GrantMemoryMiB} }
+
 // Tools lists the guests served, sorted: the built-ins and GuestsDir's
 // (NAME for every NAME.elf). It reads the directory on every call.
 func (r *Runner) Tools() []string { return r.artifacts.Names() }

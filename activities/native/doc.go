@@ -10,7 +10,9 @@
 // is a BadArgs error, so a typo does not silently fall back to a default),
 // and whatever the call could reach outside the process (hosts, directories,
 // processes) is refused unless the run's policy granted it in the Call's
-// [activities.Grants]. Errors carry the stable type names of package
+// [activities.Grants], which the worker has already bounded by its
+// operator's [activities.Ceiling]; a grant the ceiling took is reported
+// with [activities.CeilingRefusal]. Errors carry the stable type names of package
 // activities so a step's retry policy and on_error rules can match them.
 //
 // Native tools run in the worker's own process: isolation is "process". The

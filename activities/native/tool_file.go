@@ -26,10 +26,13 @@ type fileWriteArgs struct {
 
 // runFileRead returns the text of a file under the read_dir grant as
 // {"content": ..., "size": bytes}.
-func (r *Runner) runFileRead(_ context.Context, call activities.Call) (activities.Result, error) {
+func (r *Runner) runFileRead(ctx context.Context, call activities.Call) (activities.Result, error) {
 	const tool = "file.read"
 	var args fileReadArgs
 	if err := decodeArgs(tool, call.Args, &args); err != nil {
+		return activities.Result{}, err
+	}
+	if err := ceilingDir(ctx, call, activities.GrantReadDir, call.Grants.ReadDir); err != nil {
 		return activities.Result{}, err
 	}
 	root, err := openGrantedRoot(tool, "read_dir", call.Grants.ReadDir, args.Path)
@@ -76,7 +79,7 @@ func (r *Runner) runFileRead(_ context.Context, call activities.Call) (activitie
 // grant, creating missing parent directories, and returns {"written": n}.
 // A retried append appends again: make such steps idempotent or
 // non-retried.
-func (r *Runner) runFileWrite(_ context.Context, call activities.Call) (activities.Result, error) {
+func (r *Runner) runFileWrite(ctx context.Context, call activities.Call) (activities.Result, error) {
 	const tool = "file.write"
 	var args fileWriteArgs
 	if err := decodeArgs(tool, call.Args, &args); err != nil {
@@ -84,6 +87,9 @@ func (r *Runner) runFileWrite(_ context.Context, call activities.Call) (activiti
 	}
 	if args.Content == nil {
 		return activities.Result{}, badArgs(tool, `"content" is required (use "" for an empty file)`)
+	}
+	if err := ceilingDir(ctx, call, activities.GrantWriteDir, call.Grants.WriteDir); err != nil {
+		return activities.Result{}, err
 	}
 	root, err := openGrantedRoot(tool, "write_dir", call.Grants.WriteDir, args.Path)
 	if err != nil {
@@ -112,6 +118,15 @@ func (r *Runner) runFileWrite(_ context.Context, call activities.Call) (activiti
 		return activities.Result{}, fileError(tool, "write_dir", args.Path, err)
 	}
 	return output(tool, map[string]int{"written": n})
+}
+
+// ceilingDir refuses a file call whose policy grants a directory that the
+// worker's ceiling took away (the effective grant is then empty).
+func ceilingDir(ctx context.Context, call activities.Call, grant, dir string) error {
+	if dir != "" {
+		return nil
+	}
+	return activities.CeilingRefusal(ctx, call, grant, "", nil)
 }
 
 // openGrantedRoot opens the granted directory as an os.Root, which refuses

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"mime"
-	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -49,7 +48,7 @@ func (r *Runner) runHTTPRequest(ctx context.Context, call activities.Call) (acti
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return activities.Result{}, badArgs(tool, "\"url\" must be an absolute http or https URL, got %q", args.URL)
 	}
-	if err := checkHost(tool, call.Grants.HTTPHosts, u); err != nil {
+	if err := checkHost(ctx, call, tool, u); err != nil {
 		return activities.Result{}, err
 	}
 	method := strings.ToUpper(args.Method)
@@ -84,7 +83,7 @@ func (r *Runner) runHTTPRequest(ctx context.Context, call activities.Call) (acti
 			if len(via) >= maxRedirects {
 				return fmt.Errorf("stopped after %d redirects", maxRedirects)
 			}
-			return checkHost(tool, call.Grants.HTTPHosts, next.URL)
+			return checkHost(ctx, call, tool, next.URL)
 		},
 	}
 	where := method + " " + urlForMessage(u)
@@ -124,25 +123,18 @@ func (r *Runner) runHTTPRequest(ctx context.Context, call activities.Call) (acti
 	return output(tool, out)
 }
 
-// checkHost refuses u unless its host is granted. A grant is a host name
-// or IP ("api.example.com", "127.0.0.1"), a host and port
-// ("127.0.0.1:8080"), or "*.example.com" for every subdomain of
-// example.com (not example.com itself). Matching ignores case.
-func checkHost(tool string, grants []string, u *url.URL) error {
-	host := strings.ToLower(u.Hostname())
-	port := u.Port()
-	if port == "" {
-		port = map[string]string{"http": "80", "https": "443"}[u.Scheme]
+// checkHost refuses u unless its host is granted (activities.HostAllowed
+// says how grants are written). A host the policy grants but the worker's
+// ceiling does not is refused with the ceiling's message.
+func checkHost(ctx context.Context, call activities.Call, tool string, u *url.URL) error {
+	grants := call.Grants.HTTPHosts
+	if activities.HostAllowed(grants, u) {
+		return nil
 	}
-	hostPort := net.JoinHostPort(host, port)
-	for _, g := range grants {
-		g = strings.ToLower(strings.TrimSpace(g))
-		switch {
-		case g == host, g == hostPort:
-			return nil
-		case strings.HasPrefix(g, "*.") && strings.HasSuffix(host, g[1:]):
-			return nil
-		}
+	host := strings.ToLower(u.Hostname())
+	if err := activities.CeilingRefusal(ctx, call, activities.GrantHTTPHosts, host,
+		func(v string) bool { return activities.HostAllowed([]string{v}, u) }); err != nil {
+		return err
 	}
 	granted := "none are granted"
 	if len(grants) > 0 {

@@ -164,7 +164,7 @@ func TestCheckHost(t *testing.T) {
 		t.Run(tt.url, func(t *testing.T) {
 			u, err := url.Parse(tt.url)
 			require.NoError(t, err)
-			err = checkHost("http.request", tt.grants, u)
+			err = checkHost(context.Background(), activities.Call{Grants: activities.Grants{HTTPHosts: tt.grants}}, "http.request", u)
 			if tt.ok {
 				assert.NoError(t, err)
 			} else {

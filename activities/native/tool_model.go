@@ -159,7 +159,7 @@ func (r *Runner) runModelChat(ctx context.Context, call activities.Call) (activi
 	)
 	switch args.Model.Provider {
 	case ProviderOpenAI:
-		out, err = r.chatOpenAI(ctx, args, call.Grants)
+		out, err = r.chatOpenAI(ctx, args, call)
 	case ProviderEcho:
 		out = chatEcho(args)
 	case "":
@@ -193,7 +193,7 @@ func (r *Runner) runModelChat(ctx context.Context, call activities.Call) (activi
 // policy.grants.http_hosts and the api_key_env variable in
 // policy.grants.env: a model block cannot send a worker's secrets anywhere
 // the policy did not name.
-func (r *Runner) chatOpenAI(ctx context.Context, args modelArgs, grants activities.Grants) (modelOutput, error) {
+func (r *Runner) chatOpenAI(ctx context.Context, args modelArgs, call activities.Call) (modelOutput, error) {
 	const tool = "model.chat"
 	m := args.Model
 	if m.Endpoint == "" || m.Name == "" {
@@ -209,10 +209,14 @@ func (r *Runner) chatOpenAI(ctx context.Context, args modelArgs, grants activiti
 	if err != nil {
 		return modelOutput{}, badArgs(tool, "model.endpoint %q: %v", m.Endpoint, err)
 	}
-	if err := checkHost(tool, grants.HTTPHosts, u); err != nil {
+	if err := checkHost(ctx, call, tool, u); err != nil {
 		return modelOutput{}, err
 	}
-	if m.APIKeyEnv != "" && !slices.Contains(grants.Env, m.APIKeyEnv) {
+	if m.APIKeyEnv != "" && !slices.Contains(call.Grants.Env, m.APIKeyEnv) {
+		if err := activities.CeilingRefusal(ctx, call, activities.GrantEnv, m.APIKeyEnv,
+			func(v string) bool { return v == m.APIKeyEnv }); err != nil {
+			return modelOutput{}, err
+		}
 		return modelOutput{}, refused(tool, "model.api_key_env %s is not granted; add it to policy.grants.env", m.APIKeyEnv)
 	}
 	key := endpoint + " " + m.Name

@@ -110,7 +110,15 @@ var inheritedEnv = []string{"PATH", "HOME"}
 func (r *Runner) runShell(ctx context.Context, call activities.Call) (activities.Result, error) {
 	const tool = "shell"
 	if !call.Grants.Shell {
+		if err := activities.CeilingRefusal(ctx, call, activities.GrantShell, "", nil); err != nil {
+			return activities.Result{}, err
+		}
 		return activities.Result{}, refused(tool, "running programs is not granted; set policy.grants.shell: true to allow it")
+	}
+	// The command gets the variables grants.env names: one the worker's
+	// ceiling hides would be missing without a word.
+	if err := activities.CeilingRefusal(ctx, call, activities.GrantEnv, "", nil); err != nil {
+		return activities.Result{}, err
 	}
 	var args shellArgs
 	if err := decodeArgs(tool, call.Args, &args); err != nil {

@@ -23,7 +23,11 @@ type callState struct {
 	rand   fixedRand
 	grants *activities.Grants
 	tool   string
-	config wazero.ModuleConfig
+	step   string
+	// refusal is the first tars.http_fetch the worker's ceiling refused:
+	// the call fails with it whatever the guest makes of the denial.
+	refusal error
+	config  wazero.ModuleConfig
 }
 
 type callKey struct{}
@@ -60,12 +64,15 @@ func (cs *callState) reset(args []byte, grants *activities.Grants, tool string, 
 	cs.rand = fixedRand{}
 	cs.grants = grants
 	cs.tool = tool
+	cs.step = ""
+	cs.refusal = nil
 }
 
 // release drops references a pooled state must not keep alive.
 func (cs *callState) release() {
 	cs.stdin.Reset(nil)
 	cs.grants = nil
+	cs.refusal = nil
 	if cap(cs.stdout.buf) > 64<<10 {
 		cs.stdout.buf = nil
 	}

@@ -33,7 +33,8 @@ type Config struct {
 	DefaultMemoryMiB int
 
 	// MaxMemoryMiB is the most a grant may ask for; a call asking more is
-	// refused with PolicyRefused. Default 1024 (wasm32 allows 4096).
+	// refused with PolicyRefused. Default 1024 (wasm32 allows 4096). Set
+	// below 64 with no DefaultMemoryMiB, it is the default as well.
 	MaxMemoryMiB int
 
 	// MaxOutputBytes caps what a call may write to stdout. A call that
@@ -90,6 +91,11 @@ const (
 func (c Config) withDefaults() Config {
 	if c.DefaultMemoryMiB <= 0 {
 		c.DefaultMemoryMiB = activities.DefaultMemoryMiB
+		if c.MaxMemoryMiB > 0 {
+			// A maximum below the default (a worker's ceiling) lowers
+			// the default too, rather than being raised to it.
+			c.DefaultMemoryMiB = min(activities.DefaultMemoryMiB, c.MaxMemoryMiB)
+		}
 	}
 	if c.MaxMemoryMiB <= 0 {
 		c.MaxMemoryMiB = defaultMaxMemoryMiB

@@ -5,13 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"strings"
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
+
+	"github.com/tars-engine/tars/activities"
 )
 
 // HostModule is the import module name of the TARS host functions.
@@ -95,7 +96,15 @@ func (r *Runner) fetch(ctx context.Context, mod api.Module, urlPtr, urlLen, outP
 		cs.logf("tars.http_fetch: %s denied: only http and https URLs without credentials", u.Redacted())
 		return FetchDenied
 	}
-	if !hostGranted(cs.grants.HTTPHosts, u) {
+	if !activities.HostAllowed(cs.grants.HTTPHosts, u) {
+		if err := activities.CeilingRefusal(ctx, activities.Call{Step: cs.step}, activities.GrantHTTPHosts, strings.ToLower(u.Hostname()),
+			func(v string) bool { return activities.HostAllowed([]string{v}, u) }); err != nil {
+			if cs.refusal == nil {
+				cs.refusal = err
+			}
+			cs.logf("tars.http_fetch: %s denied: %v", u.Redacted(), err)
+			return FetchDenied
+		}
 		cs.logf("tars.http_fetch: %s denied: host %q is not in grants.http_hosts", u.Redacted(), u.Host)
 		return FetchDenied
 	}
@@ -141,29 +150,6 @@ func (cs *callState) logf(format string, args ...any) {
 	_, _ = fmt.Fprintf(&cs.log, format+"\n", args...)
 }
 
-// hostGranted reports whether u's host is granted. An entry is a host name
-// ("api.example.com", any port), a host and port ("127.0.0.1:8080"), or a
-// wildcard for subdomains ("*.example.com").
-func hostGranted(granted []string, u *url.URL) bool {
-	host := strings.ToLower(u.Hostname())
-	hostPort := strings.ToLower(u.Host)
-	for _, g := range granted {
-		g = strings.ToLower(strings.TrimSpace(g))
-		switch {
-		case g == "":
-		case g == host || g == hostPort:
-			return true
-		case strings.HasPrefix(g, "*.") && strings.HasSuffix(host, g[1:]):
-			return true
-		case strings.HasPrefix(g, "[") || strings.Count(g, ":") > 1: // IPv6 literal
-			if ip := net.ParseIP(strings.Trim(g, "[]")); ip != nil && ip.Equal(net.ParseIP(host)) {
-				return true
-			}
-		}
-	}
-	return false
-}
-
 // deniedRedirect stops a redirect to a host the call was not granted.
 type deniedRedirect struct{ host string }
 
@@ -180,7 +166,7 @@ func newFetchClient() *http.Client {
 				return errors.New("more than 5 redirects")
 			}
 			cs := stateFrom(req.Context())
-			if cs == nil || !hostGranted(cs.grants.HTTPHosts, req.URL) {
+			if cs == nil || !activities.HostAllowed(cs.grants.HTTPHosts, req.URL) {
 				return &deniedRedirect{host: req.URL.Host}
 			}
 			return nil

@@ -138,6 +138,14 @@ func (r *Runner) newEngine(ensureEnd bool) (*engine, error) {
 // Runtime returns "wasm".
 func (r *Runner) Runtime() string { return Runtime }
 
+// GrantsAtStart: a module's memory limit is set as it is instantiated, so
+// a worker's ceiling below grants.memory_mib refuses the call before it
+// starts (activities.GrantsAtStart). The environment and directories a
+// ceiling withholds are simply not given (the call's log says so): a run's
+// grants serve all its steps, and most modules use none of them. Hosts are
+// checked at each tars.http_fetch.
+func (r *Runner) GrantsAtStart() []string { return []string{activities.GrantMemoryMiB} }
+
 // Tools lists the modules served by name: the built-ins and those of
 // ModulesDir. It reads the directory on every call; it does not read or
 // compile the modules.
@@ -234,6 +242,15 @@ func (r *Runner) Run(ctx context.Context, call activities.Call) (activities.Resu
 		args = nullJSON
 	}
 	cs.reset(args, &call.Grants, tool, limit)
+	cs.step = call.Step
+	if worker, excess := activities.CeilingExcess(ctx); len(excess) > 0 {
+		for _, e := range excess {
+			switch e.Grant {
+			case activities.GrantEnv, activities.GrantReadDir, activities.GrantWriteDir:
+				cs.logf("wasm: %s withheld: worker %s does not allow it (%s)", e, worker, e.Advice())
+			}
+		}
+	}
 	config, err := r.moduleConfig(cs, &call.Grants)
 	if err != nil {
 		return activities.Result{}, err
@@ -264,6 +281,9 @@ func (r *Runner) Run(ctx context.Context, call activities.Call) (activities.Resu
 
 	if err != nil && r.closed.Load() {
 		return activities.Result{}, errRunnerClosed
+	}
+	if cs.refusal != nil {
+		return activities.Result{}, cs.refusal
 	}
 	if err = fault(ctx, cs, err); err != nil {
 		return activities.Result{}, err

@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/tars-engine/tars/activities"
 	"github.com/tars-engine/tars/activities/hyperlight/kvm"
 	"github.com/tars-engine/tars/workflows"
 	"github.com/tars-engine/tars/workflows/trace"
@@ -57,7 +58,9 @@ func TestAgentE2E(t *testing.T) {
 	if kvm.Check() == nil {
 		pools = append(pools, "hyperlight")
 	}
-	e := newTestEnv(t, pools...)
+	// The model server listens on 127.0.0.1, which the metascript's policy
+	// grants and the worker's operator allows.
+	e := newTestEnvCeiling(t, activities.Ceiling{HTTPHosts: []string{"127.0.0.1"}}, pools...)
 	srv, requests := agentModel(t)
 	src := fmt.Sprintf(`metascript: agent-loop
 agents:

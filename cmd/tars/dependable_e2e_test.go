@@ -311,7 +311,7 @@ func TestUnservableStepsAreNamed(t *testing.T) {
 func TestSecretInputsStayOutOfTheHistory(t *testing.T) {
 	const secret = "s3cr3t-\"value\"-42"
 	t.Setenv("TARS_SECRET_TOKEN", secret)
-	e := newTestEnv(t, "native")
+	e := newTestEnvCeiling(t, activities.Ceiling{Env: []string{"TARS_SECRET_TOKEN"}}, "native")
 	src := []byte(`metascript: secret-use
 inputs:
   token: {type: string, secret: true}

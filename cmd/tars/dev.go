@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 	enumspb "go.temporal.io/api/enums/v1"
 
+	"github.com/tars-engine/tars/activities"
 	"github.com/tars-engine/tars/configs"
 	"github.com/tars-engine/tars/internal/devserver"
 	"github.com/tars-engine/tars/plan"
@@ -36,6 +37,7 @@ type devFlags struct {
 	exit      bool
 	runFlags  runFlags
 	ops       opsFlags
+	ceiling   ceilingFlags
 }
 
 // opsFlags are the operator's settings shared by tars dev and tars worker.
@@ -66,10 +68,14 @@ for every pool this machine can serve (see tars env), or those in --pools.
 Ready within seconds; stop with Ctrl-C. With --db FILE, runs survive a restart.
 
 With --metrics-addr, serves Prometheus /metrics (the server's own series, the
-SDK's worker and client series, each pool's), /livez and /readyz.`,
+SDK's worker and client series, each pool's), /livez and /readyz.
+
+` + ceilingHelp,
 		Example: `  tars dev
   tars dev --db ~/.tars/dev.db --pools native,wasm
-  tars dev --metrics-addr 127.0.0.1:9090`,
+  tars dev --metrics-addr 127.0.0.1:9090
+  tars dev --allow-write /tmp --allow-read /tmp --run metascripts/examples/weekly-briefing.yaml
+  tars dev --allow-http-host api.openai.com --allow-env OPENAI_API_KEY`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
@@ -92,6 +98,7 @@ SDK's worker and client series, each pool's), /livez and /readyz.`,
 				fmt.Fprintf(out, "  http api  http://%s/api/v1\n", a)
 			}
 			fmt.Fprintf(out, "  pools     %s\n", strings.Join(d.pools, ", "))
+			fmt.Fprintf(out, "  ceiling   %s\n", d.ceiling)
 			if f.db != "" {
 				fmt.Fprintf(out, "  database  %s\n", f.db)
 			}
@@ -104,6 +111,7 @@ SDK's worker and client series, each pool's), /livez and /readyz.`,
 						return fmt.Errorf("%s cannot run on this machine: %s. This machine serves %s; %s",
 							f.run, strings.Join(steps, "; "), strings.Join(d.pools, ", "), whyNot(rts))
 					}
+					warnCeiling(cmd.ErrOrStderr(), p, d.ceiling)
 				}
 				err := runFile(ctx, g, &f.runFlags, f.run, out, cmd.ErrOrStderr(), true)
 				if f.exit || err != nil {
@@ -132,6 +140,7 @@ SDK's worker and client series, each pool's), /livez and /readyz.`,
 	c.Flags().BoolVar(&f.exit, "exit", false, "with --run: stop after the run instead of serving on")
 	c.Flags().StringArrayVarP(&f.runFlags.inputs, "input", "i", nil, "with --run: input as name=value (repeatable)")
 	f.ops.register(c)
+	f.ceiling.register(c)
 	return c
 }
 
@@ -142,6 +151,7 @@ type devProcess struct {
 	traceURL string
 	ops      *workers.OpsServer
 	closers  []func()
+	ceiling  activities.Ceiling
 }
 
 func (d *devProcess) stop() {
@@ -166,6 +176,11 @@ func searchAttributes() map[string]enumspb.IndexedValueType {
 func startDev(ctx context.Context, g *globals, f devFlags) (*devProcess, error) {
 	d := &devProcess{}
 	f.ops.resolve()
+	ceiling, err := f.ceiling.resolve(configs.Ceiling{})
+	if err != nil {
+		return nil, err
+	}
+	d.ceiling = ceiling
 	srv, err := devserver.Start(ctx, devserver.Options{
 		IP: f.ip, Port: f.port, UIPort: f.uiPort, HTTPPort: f.httpPort, DBFile: f.db,
 		Namespace:        g.namespace,
@@ -203,7 +218,7 @@ func startDev(ctx context.Context, g *globals, f devFlags) (*devProcess, error) 
 		d.stop()
 		return nil, err
 	}
-	host, err := g.serveWith(ctx, serveOptions{pools: names, workflows: true, health: health, grace: f.ops.grace, allowAdhoc: true})
+	host, err := g.serveWith(ctx, serveOptions{pools: names, workflows: true, health: health, grace: f.ops.grace, ceiling: ceiling, allowAdhoc: true})
 	if err != nil {
 		d.stop()
 		return nil, err
@@ -235,6 +250,7 @@ type serveOptions struct {
 	capacity  map[string]int // per pool, from a deployment target; 0 or absent: the runner's own
 	health    *workers.Health
 	grace     time.Duration // Host.Stop lets running calls finish this long
+	ceiling   activities.Ceiling
 	// allowAdhoc: the interpreter also runs Plans sent with a run that
 	// are not in its catalogue (tars dev; tars worker --allow-adhoc).
 	allowAdhoc bool
@@ -257,8 +273,17 @@ func (g *globals) serveWith(ctx context.Context, o serveOptions) (*workers.Host,
 		for _, w := range warnings {
 			g.logger().Warn(w)
 		}
+		// The catalogue's metascripts that ask for more than this
+		// worker's ceiling: their steps will be refused here.
+		for _, e := range cat.Entries() {
+			for _, x := range workers.PlanExceeds(e.Plan, o.ceiling) {
+				g.logger().Warn("catalogue metascript asks for more than this worker allows", "metascript", e.Name, "exceeds", x)
+			}
+		}
 	}
-	runners, err := workers.Build(o.pools, g.poolConfig())
+	cfg := g.poolConfig()
+	cfg.MaxMemoryMiB = o.ceiling.MemoryMiB
+	runners, err := workers.Build(o.pools, cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -272,7 +297,7 @@ func (g *globals) serveWith(ctx context.Context, o serveOptions) (*workers.Host,
 	h, err := workers.Start(workers.Options{
 		Client: c, QueuePrefix: g.queuePrefix, Workflows: o.workflows, Runners: runners, Logger: g.logger(),
 		Catalogue: cat, AllowAdhoc: o.allowAdhoc,
-		Metrics: g.metrics, Health: o.health, StopTimeout: o.grace, Capacity: o.capacity,
+		Metrics: g.metrics, Health: o.health, StopTimeout: o.grace, Capacity: o.capacity, Ceiling: o.ceiling,
 	})
 	if err != nil {
 		c.Close()
@@ -296,6 +321,7 @@ func newWorkerCmd(g *globals) *cobra.Command {
 		noWorkflows bool
 		allowAdhoc  bool
 		ops         opsFlags
+		ceiling     ceilingFlags
 	)
 	c := &cobra.Command{
 		Use:   "worker",
@@ -317,16 +343,23 @@ every worker polls; 503 from the first stop signal on).
 
 On SIGTERM or Ctrl-C: /readyz turns 503, polling stops, running steps get
 --shutdown-grace to finish (then they are cancelled and Temporal retries
-them elsewhere), and the process exits 0.`,
+them elsewhere), and the process exits 0.
+
+` + ceilingHelp + `
+
+With --target, the target's ceiling: block comes first and these flags add
+to it (--max-memory-mib replaces its memory_mib).`,
 		Example: `  tars worker --address temporal.internal:7233 --pools wasm,hyperlight
   tars worker --pools native --no-workflows --metrics-addr :9090
-  tars worker --configs /etc/tars --target hyperlight --shutdown-grace 2m`,
+  tars worker --configs /etc/tars --target hyperlight --shutdown-grace 2m
+  tars worker --pools native --allow-http-host api.openai.com --allow-env OPENAI_API_KEY --allow-env 'TARS_SECRET_*'`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			ops.resolve()
 			so := serveOptions{workflows: !noWorkflows, grace: ops.grace, allowAdhoc: allowAdhoc}
+			var base configs.Ceiling
 			if target != "" {
 				t, prefix, err := g.deploymentTarget(target)
 				if err != nil {
@@ -342,6 +375,11 @@ them elsewhere), and the process exits 0.`,
 				for _, p := range t.Pools {
 					so.capacity[p.Runtime] = p.Capacity
 				}
+				base = t.Ceiling
+			}
+			var err error
+			if so.ceiling, err = ceiling.resolve(base); err != nil {
+				return err
 			}
 			names, err := g.poolNames(pools)
 			if err != nil {
@@ -364,6 +402,7 @@ them elsewhere), and the process exits 0.`,
 			}
 			out := cmd.OutOrStdout()
 			fmt.Fprintf(out, "tars worker serving %s on %s (queues %s.*)\n", strings.Join(names, ", "), g.address, g.queuePrefix)
+			fmt.Fprintf(out, "  ceiling   %s\n", so.ceiling)
 			if srv != nil {
 				fmt.Fprintf(out, "  metrics   http://%s/metrics (and /livez, /readyz)\n", srv.Addr())
 			}
@@ -379,6 +418,7 @@ them elsewhere), and the process exits 0.`,
 	c.Flags().BoolVar(&noWorkflows, "no-workflows", false, "do not serve the interpreter workflow")
 	c.Flags().BoolVar(&allowAdhoc, "allow-adhoc", false, "also run ad-hoc metascripts: Plans sent with a run (tars run FILE) that are not in this worker's catalogue; off by default, so that only the catalogue's metascripts run")
 	ops.register(c)
+	ceiling.register(c)
 	return c
 }
 

@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/tars-engine/tars/activities"
 	"github.com/tars-engine/tars/activities/hyperlight/kvm"
 	"github.com/tars-engine/tars/plan"
 	"github.com/tars-engine/tars/workflows"
@@ -22,7 +23,8 @@ import (
 // real embedded server, with the outputs it promises, and its history
 // shows each activity on the queue its runtime names.
 func TestExamplesRunOnNativePool(t *testing.T) {
-	e := newTestEnv(t, "native")
+	// weekly-briefing writes and reads /tmp (its policy's grants).
+	e := newTestEnvCeiling(t, activities.Ceiling{ReadDirs: []string{"/tmp"}, WriteDirs: []string{"/tmp"}}, "native")
 	cases := []struct {
 		file   string
 		inputs map[string]any
@@ -77,6 +79,8 @@ func TestExamplesOnSandboxPools(t *testing.T) {
 	if kvmErr == nil {
 		pools = append(pools, "hyperlight")
 	}
+	// The default ceiling: incident-triage's policy asks for env and a
+	// host that none of its tools use, so every step still runs.
 	e := newTestEnv(t, pools...)
 	needKVM := func(t *testing.T) {
 		if kvmErr != nil {

@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/client"
 
+	"github.com/tars-engine/tars/activities"
 	"github.com/tars-engine/tars/internal/devserver"
 	"github.com/tars-engine/tars/plan"
 	"github.com/tars-engine/tars/workers"
@@ -48,11 +49,20 @@ type testEnv struct {
 	srv  *devserver.Server
 	c    client.Client
 	host *workers.Host
+	// ceiling bounds the grants of the pools' calls: the zero value, the
+	// default of tars dev and tars worker, unless a test needs more.
+	ceiling activities.Ceiling
 }
 
 // newTestEnv starts the interpreter and the named pools on a fresh queue
-// prefix against the shared server.
+// prefix against the shared server, under the default ceiling.
 func newTestEnv(t testing.TB, pools ...string) *testEnv {
+	t.Helper()
+	return newTestEnvCeiling(t, activities.Ceiling{}, pools...)
+}
+
+// newTestEnvCeiling is newTestEnv with pools whose operator allows c.
+func newTestEnvCeiling(t testing.TB, ceiling activities.Ceiling, pools ...string) *testEnv {
 	t.Helper()
 	srv := sharedServer(t)
 	g := &globals{}
@@ -69,7 +79,7 @@ func newTestEnv(t testing.TB, pools ...string) *testEnv {
 	}
 	c, err := g.dial(context.Background())
 	require.NoError(t, err)
-	e := &testEnv{t: t, g: g, srv: srv, c: c}
+	e := &testEnv{t: t, g: g, srv: srv, c: c, ceiling: ceiling}
 	t.Cleanup(func() {
 		if e.host != nil {
 			e.host.Stop()
@@ -83,7 +93,7 @@ func newTestEnv(t testing.TB, pools ...string) *testEnv {
 // startWorkers starts (or restarts) the host with the given pools.
 func (e *testEnv) startWorkers(wf bool, pools ...string) {
 	e.t.Helper()
-	h, err := e.g.serve(context.Background(), pools, wf)
+	h, err := e.g.serveWith(context.Background(), serveOptions{pools: pools, workflows: wf, ceiling: e.ceiling})
 	require.NoError(e.t, err)
 	e.host = h
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 	historypb "go.temporal.io/api/history/v1"
 
+	"github.com/tars-engine/tars/activities"
 	"github.com/tars-engine/tars/internal/tracepage"
 	"github.com/tars-engine/tars/plan"
 	"github.com/tars-engine/tars/workflows"
@@ -101,7 +102,8 @@ func writeGolden(t *testing.T, name string, h *historypb.History) {
 // commands, and with -update-golden records the histories that
 // workflows/replay_test.go replays in CI.
 func TestTraceGoldenRuns(t *testing.T) {
-	e := newTestEnv(t, "native")
+	// weekly-briefing writes and reads /tmp (its policy's grants).
+	e := newTestEnvCeiling(t, activities.Ceiling{ReadDirs: []string{"/tmp"}, WriteDirs: []string{"/tmp"}}, "native")
 	type run struct {
 		name     string
 		plan     *plan.Plan
