@@ -57,6 +57,9 @@ func (r *run) child(ctx workflow.Context, s *plan.Step, sc *scope, vars expr.Var
 		cp = &flat
 	}
 	child := RunInput{Plan: cp, Inputs: inputs, Options: r.in.Options}
+	if err := checkValue(workflow.GetInfo(ctx).TaskQueueName, "the input of the run step "+s.ID+" calls", child); err != nil {
+		return nil, err
+	}
 	if err := workflow.ExecuteChildWorkflow(workflow.WithChildOptions(ctx, opts), cp.Name, child).Get(ctx, &res); err != nil {
 		return nil, err
 	}
