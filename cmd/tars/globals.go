@@ -48,6 +48,9 @@ type globals struct {
 	// every client dial makes (tars dev and tars worker with --metrics-addr).
 	metrics *workers.Metrics
 
+	// store says where large values go (store.go).
+	store storeFlags
+
 	// conn is the resolved connection profile. dial uses it with address
 	// and namespace, which a command may still change after resolve (tars
 	// dev points them at its own server).
@@ -65,6 +68,7 @@ type fileConfig struct {
 	Guests      string            `yaml:"guests"`
 	APIKey      string            `yaml:"api_key"`
 	GRPCMeta    map[string]string `yaml:"grpc_meta"`
+	Store       *storeConfig      `yaml:"store"`
 	TLS         *struct {
 		Cert       string `yaml:"cert"`
 		Key        string `yaml:"key"`
@@ -93,6 +97,7 @@ func (g *globals) register(root *cobra.Command) {
 	f.StringArrayVar(&g.grpcMeta, "grpc-meta", nil, "gRPC metadata sent with every request, KEY=VALUE (repeatable; env TEMPORAL_GRPC_META_<KEY>)")
 	f.StringVar(&g.logLevel, "log-level", "", "debug, info, warn or error (env TARS_LOG_LEVEL; default warn)")
 	f.StringVar(&g.logFormat, "log-format", "", "text (key=value) or json (one object a line; lines about a step carry run_id, step and runtime) (env TARS_LOG_FORMAT; default text)")
+	g.store.register(f)
 	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error { return g.resolve() }
 }
 
@@ -141,7 +146,7 @@ func (g *globals) resolve() error {
 	if g.logFormat != "text" && g.logFormat != "json" {
 		return fmt.Errorf("--log-format %q: want text or json", g.logFormat)
 	}
-	return nil
+	return g.store.resolve(fc.Store)
 }
 
 // resolveConn layers the connection settings: the Temporal client config
@@ -301,6 +306,9 @@ func (g *globals) dial(ctx context.Context) (client.Client, error) {
 		opts.MetricsHandler = g.metrics.SDKHandler()
 	}
 	opts.Logger = tlog.NewStructuredLogger(g.logger())
+	if opts.ExternalStorage, err = g.externalStorage(ctx); err != nil {
+		return nil, fmt.Errorf("external storage: %w", err)
+	}
 	if isLoopback(g.address) {
 		// The SDK gzips every request and asks for gzipped answers. On
 		// loopback (tars dev, or a worker beside its server) that is CPU
