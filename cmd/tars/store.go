@@ -38,15 +38,18 @@ type storeFlags struct {
 
 // storeConfig is the `store:` section of the TARS config file.
 type storeConfig struct {
-	Threshold string `yaml:"threshold"`
-	MaxValue  string `yaml:"max_value"`
-	Dir       string `yaml:"dir"`
-	S3        *struct {
-		Bucket   string `yaml:"bucket"`
-		Endpoint string `yaml:"endpoint"`
-		Region   string `yaml:"region"`
-		Prefix   string `yaml:"prefix"`
-	} `yaml:"s3"`
+	Threshold string        `yaml:"threshold"`
+	MaxValue  string        `yaml:"max_value"`
+	Dir       string        `yaml:"dir"`
+	S3        *s3FileConfig `yaml:"s3"`
+}
+
+// s3FileConfig is the `store: s3:` section of the TARS config file.
+type s3FileConfig struct {
+	Bucket   string `yaml:"bucket"`
+	Endpoint string `yaml:"endpoint"`
+	Region   string `yaml:"region"`
+	Prefix   string `yaml:"prefix"`
 }
 
 func (s *storeFlags) register(f *pflag.FlagSet) {
@@ -78,7 +81,7 @@ func (s *storeFlags) resolve(fc *storeConfig) error {
 	pick(&s.threshold, "TARS_STORE_THRESHOLD", fc.Threshold)
 	pick(&s.maxBlob, "TARS_STORE_MAX_VALUE", fc.MaxValue)
 	pick(&s.dir, "TARS_STORE_DIR", fc.Dir)
-	var fs3 struct{ Bucket, Endpoint, Region, Prefix string }
+	var fs3 s3FileConfig
 	if fc.S3 != nil {
 		fs3 = *fc.S3
 	}
