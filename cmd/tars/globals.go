@@ -146,6 +146,7 @@ func (g *globals) resolve() error {
 	if g.logFormat != "text" && g.logFormat != "json" {
 		return fmt.Errorf("--log-format %q: want text or json", g.logFormat)
 	}
+	g.traceResolves() // store.go
 	return g.store.resolve(fc.Store)
 }
 

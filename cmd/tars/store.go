@@ -9,11 +9,13 @@ import (
 	"time"
 
 	"github.com/spf13/pflag"
+	historypb "go.temporal.io/api/history/v1"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
 
 	"github.com/tars-engine/tars/internal/blobstore"
+	"github.com/tars-engine/tars/internal/tracepage"
 	"github.com/tars-engine/tars/workflows"
 )
 
@@ -117,6 +119,9 @@ func (s *storeFlags) resolve(fc *storeConfig) error {
 	}
 	return nil
 }
+
+// traceResolves makes fetched traces read a stored run input back.
+func (g *globals) traceResolves() { tracepage.ResolveStored = g.resolveStored }
 
 // off reports whether external storage is switched off.
 func (s *storeFlags) off() bool { return s.thresholdBytes == 0 }
@@ -293,4 +298,22 @@ func (s *storeFlags) describe() string {
 		return ""
 	}
 	return fmt.Sprintf("%s and over stored in %s", blobstore.FormatSize(s.thresholdBytes), s.where)
+}
+
+// resolveStored reads a stored run input back into a fetched history, for
+// the trace (tracepage.ResolveStored).
+func (g *globals) resolveStored(ctx context.Context, h *historypb.History) error {
+	in := h.GetEvents()[0].GetWorkflowExecutionStartedEventAttributes().GetInput()
+	stored := false
+	for _, p := range in.GetPayloads() {
+		stored = stored || blobstore.IsReference(p)
+	}
+	if !stored {
+		return nil
+	}
+	d, err := g.storeDriver(ctx)
+	if err != nil {
+		return err
+	}
+	return blobstore.ResolveStartInput(ctx, d, h)
 }

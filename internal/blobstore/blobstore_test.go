@@ -16,7 +16,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	commonpb "go.temporal.io/api/common/v1"
+	sdkpb "go.temporal.io/api/sdk/v1"
 	"go.temporal.io/sdk/converter"
+	"google.golang.org/protobuf/encoding/protojson"
 )
 
 // backends returns one of each Backend this package has, fresh.
@@ -212,4 +214,30 @@ func TestParseSize(t *testing.T) {
 	}
 	assert.Equal(t, "2.4 MiB", FormatSize(2_500_000))
 	assert.Equal(t, "512 B", FormatSize(512))
+}
+
+func TestResolveReference(t *testing.T) {
+	ctx := context.Background()
+	d := NewDriver(DriverName, NewMemory(), 0)
+	val, err := converter.GetDefaultDataConverter().ToPayload("the value")
+	require.NoError(t, err)
+	claims, err := d.Store(converter.StorageDriverStoreContext{Context: ctx}, []*commonpb.Payload{val})
+	require.NoError(t, err)
+	data, err := protojson.Marshal(&sdkpb.ExternalStorageReference{DriverName: DriverName, ClaimData: claims[0].ClaimData})
+	require.NoError(t, err)
+	ref := &commonpb.Payload{Metadata: map[string][]byte{"encoding": []byte("json/protobuf"), "messageType": []byte(referenceType)}, Data: data}
+	require.True(t, IsReference(ref))
+	require.False(t, IsReference(val))
+
+	got, err := Resolve(ctx, d, ref)
+	require.NoError(t, err)
+	var s string
+	require.NoError(t, converter.GetDefaultDataConverter().FromPayload(got, &s))
+	assert.Equal(t, "the value", s)
+
+	_, err = Resolve(ctx, NewDriver(S3DriverName, NewMemory(), 0), ref)
+	assert.ErrorContains(t, err, `stored by driver "tars-blobs"`)
+	same, err := Resolve(ctx, nil, val)
+	require.NoError(t, err)
+	assert.Same(t, val, same)
 }
