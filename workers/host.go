@@ -129,6 +129,11 @@ func WorkflowWorkerOptions(identity string) worker.Options {
 		// no activities of its own, so a few pollers keep up.
 		MaxConcurrentWorkflowTaskPollers: 4,
 		MaxConcurrentActivityTaskPollers: 2,
+		// The SDK's default (1 s) panics a workflow task that renders or
+		// decodes a value of several MB on a busy machine: a 10 MB value
+		// through three steps hit it on 2 loaded cores
+		// (docs/large-values.md). Expressions have their own budget.
+		DeadlockDetectionTimeout: 10 * time.Second,
 	}
 }
 

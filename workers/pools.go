@@ -30,7 +30,11 @@ type PoolConfig struct {
 	MaxMemoryMiB int
 	// NativeTools are extra tools an embedder registers on the native pool.
 	NativeTools []native.Tool
-	Logger      *slog.Logger
+	// NativeOutputMaxBytes caps one native output (0: the pool's default,
+	// sized for the history). With external storage on, large outputs are
+	// stored outside the history, and the store's limit applies instead.
+	NativeOutputMaxBytes int64
+	Logger               *slog.Logger
 }
 
 // Build constructs the runners for the named pools. A pool whose runtime is
@@ -62,7 +66,7 @@ func Build(names []string, cfg PoolConfig) ([]activities.Runner, error) {
 func buildOne(name string, cfg PoolConfig) (activities.Runner, error) {
 	switch name {
 	case plan.RuntimeNative:
-		r := native.New(native.Config{Logger: cfg.Logger})
+		r := native.New(native.Config{Logger: cfg.Logger, OutputMaxBytes: cfg.NativeOutputMaxBytes})
 		for _, t := range cfg.NativeTools {
 			if err := r.Register(t); err != nil {
 				return nil, err

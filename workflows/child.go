@@ -70,6 +70,9 @@ func (r *run) child(ctx workflow.Context, s *plan.Step, sc *scope, vars expr.Var
 	default: // a recorded RunInput: its children carried their Plans
 		args = []any{RunInput{Plan: cp, Inputs: inputs, Options: r.in.Options}}
 	}
+	if err := checkValue(workflow.GetInfo(ctx).TaskQueueName, "the input of the run step "+s.ID+" calls", args); err != nil {
+		return nil, err
+	}
 	if err := workflow.ExecuteChildWorkflow(workflow.WithChildOptions(ctx, opts), cp.Name, args...).Get(ctx, &res); err != nil {
 		return nil, err
 	}

@@ -292,6 +292,9 @@ func normalize(v any) any { return expr.Normalize(v) }
 func (r *run) execute(ctx workflow.Context) (*RunResult, error) {
 	ctx, cancel := workflow.WithCancel(ctx)
 	defer cancel()
+	if err := r.serveOutputs(ctx); err != nil {
+		return nil, err
+	}
 
 	p := r.p
 	remaining := make([]int, len(p.Steps))
@@ -399,7 +402,14 @@ func (r *run) execute(ctx workflow.Context) (*RunResult, error) {
 		}
 		return nil, temporal.NewNonRetryableApplicationError("steps never became ready: "+strings.Join(stuck, ", "), ErrBadInput, nil)
 	}
-	return r.result()
+	res, err := r.result()
+	if err != nil {
+		return nil, err
+	}
+	if err := r.checkOutput(ctx, res); err != nil {
+		return nil, err
+	}
+	return res, nil
 }
 
 func terminal(status string) bool { return Terminal(status) }
@@ -455,6 +465,9 @@ func (r *run) continueAsNew(ctx workflow.Context) error {
 	}
 	next := r.in
 	next.Resume = snap
+	if err := checkValue(workflow.GetInfo(ctx).TaskQueueName, "the state this run carries across continue-as-new", next); err != nil {
+		return err
+	}
 	return workflow.NewContinueAsNewError(ctx, workflow.GetInfo(ctx).WorkflowType.Name, next)
 }
 

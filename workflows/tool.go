@@ -321,6 +321,17 @@ func (r *run) schedule(ctx workflow.Context, s *plan.Step, st *StepView, sc *sco
 		Args:    args,
 		Grants:  CallGrants(r.p.Policy.Grants),
 	}
+	if queue := workflow.GetInfo(ctx).TaskQueueName; mayExceed(queue, len(args)) {
+		what := "the rendered arguments (with) of step " + s.ID
+		if scope == ScopeItem {
+			what += fmt.Sprintf(" item %d", item)
+		}
+		if err := checkValue(queue, what, call); err != nil {
+			f, set := workflow.NewFuture(ctx)
+			set.SetError(err)
+			return f
+		}
+	}
 	return workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, ao), s.Tool, call)
 }
 

@@ -102,6 +102,9 @@ SDK's worker and client series, each pool's), /livez and /readyz.
 			if f.db != "" {
 				fmt.Fprintf(out, "  database  %s\n", f.db)
 			}
+			if w := g.store.describe(); w != "" {
+				fmt.Fprintf(out, "  values    %s\n", w)
+			}
 			if d.ops != nil {
 				fmt.Fprintf(out, "  metrics   http://%s/metrics (and /livez, /readyz)\n", d.ops.Addr())
 			}
@@ -150,6 +153,7 @@ type devProcess struct {
 	pools    []string
 	traceURL string
 	ops      *workers.OpsServer
+	store    *embeddedStore // nil when external storage is off or elsewhere
 	closers  []func()
 	ceiling  activities.Ceiling
 }
@@ -213,6 +217,15 @@ func startDev(ctx context.Context, g *globals, f devFlags) (*devProcess, error) 
 	if ui := srv.UIAddress(); ui != "" {
 		g.uiURL = ui
 	}
+	store, err := g.startEmbeddedStore(f.ip, f.db) // large values (store.go)
+	if err != nil {
+		d.stop()
+		return nil, err
+	}
+	if store != nil {
+		d.store = store
+		d.closers = append(d.closers, store.close)
+	}
 	names, err := g.poolNames(f.pools)
 	if err != nil {
 		d.stop()
@@ -225,6 +238,9 @@ func startDev(ctx context.Context, g *globals, f devFlags) (*devProcess, error) 
 	}
 	d.host = host
 	d.closers = append(d.closers, host.Stop)
+	if store != nil {
+		store.janitor.Start()
+	}
 	d.pools = names
 	if f.tracePort >= 0 {
 		url, closeFn, err := startTracePage(g, f.ip, f.tracePort, f.traceHost)
@@ -237,7 +253,7 @@ func startDev(ctx context.Context, g *globals, f devFlags) (*devProcess, error) 
 	}
 	// Other tars commands on this machine take the UI's address from here
 	// for their links.
-	if rm, err := writeDevState(devState{PID: os.Getpid(), Address: g.address, UI: srv.UIAddress(), Trace: d.traceURL}); err == nil {
+	if rm, err := writeDevState(devState{PID: os.Getpid(), Address: g.address, UI: srv.UIAddress(), Trace: d.traceURL, Blobs: d.store.url()}); err == nil {
 		d.closers = append(d.closers, rm)
 	}
 	return d, nil
@@ -294,6 +310,9 @@ func (g *globals) serveWith(ctx context.Context, o serveOptions) (*workers.Host,
 		}
 		return nil, err
 	}
+	if o.workflows {
+		g.setValueLimits(ctx, c) // store.go
+	}
 	h, err := workers.Start(workers.Options{
 		Client: c, QueuePrefix: g.queuePrefix, Workflows: o.workflows, Runners: runners, Logger: g.logger(),
 		Catalogue: cat, AllowAdhoc: o.allowAdhoc,
@@ -311,7 +330,8 @@ func (g *globals) poolConfig() workers.PoolConfig {
 	if dir, err := os.UserCacheDir(); err == nil {
 		cache = dir + "/tars/wasm"
 	}
-	return workers.PoolConfig{ModulesDir: g.modulesDir, GuestsDir: g.guestsDir, CacheDir: cache, Logger: g.logger()}
+	return workers.PoolConfig{ModulesDir: g.modulesDir, GuestsDir: g.guestsDir, CacheDir: cache, Logger: g.logger(),
+		NativeOutputMaxBytes: g.nativeOutputMax()}
 }
 
 func newWorkerCmd(g *globals) *cobra.Command {

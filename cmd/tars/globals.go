@@ -52,6 +52,9 @@ type globals struct {
 	// codec: payload encryption (cmd/tars/codec.go).
 	codec codecFlags
 
+	// store says where large values go (store.go).
+	store storeFlags
+
 	// conn is the resolved connection profile. dial uses it with address
 	// and namespace, which a command may still change after resolve (tars
 	// dev points them at its own server).
@@ -77,6 +80,7 @@ type fileConfig struct {
 	APIKey      string            `yaml:"api_key"`
 	GRPCMeta    map[string]string `yaml:"grpc_meta"`
 	Codec       *fileCodec        `yaml:"codec"` // cmd/tars/codec.go
+	Store       *storeConfig      `yaml:"store"`
 	TLS         *struct {
 		Cert       string `yaml:"cert"`
 		Key        string `yaml:"key"`
@@ -107,6 +111,7 @@ func (g *globals) register(root *cobra.Command) {
 	f.StringVar(&g.logFormat, "log-format", "", "text (key=value) or json (one object a line; lines about a step carry run_id, step and runtime) (env TARS_LOG_FORMAT; default text)")
 	g.catFlags.register(root)
 	g.codec.register(root)
+	g.store.register(f)
 	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error {
 		trace.Plans = g.planByDigest
 		return g.resolve()
@@ -159,7 +164,8 @@ func (g *globals) resolve() error {
 	if g.logFormat != "text" && g.logFormat != "json" {
 		return fmt.Errorf("--log-format %q: want text or json", g.logFormat)
 	}
-	return nil
+	g.traceResolves() // store.go
+	return g.store.resolve(fc.Store)
 }
 
 // resolveConn layers the connection settings: the Temporal client config
@@ -325,6 +331,9 @@ func (g *globals) dial(ctx context.Context) (client.Client, error) {
 		return nil, err
 	}
 	applyCodec(&opts, pc)
+	if opts.ExternalStorage, err = g.externalStorage(ctx); err != nil {
+		return nil, fmt.Errorf("external storage: %w", err)
+	}
 	if isLoopback(g.address) {
 		// The SDK gzips every request and asks for gzipped answers. On
 		// loopback (tars dev, or a worker beside its server) that is CPU

@@ -323,14 +323,7 @@ func printOutputs(out io.Writer, outputs map[string]any) error {
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
-		v := outputs[k]
-		var s string
-		if str, ok := v.(string); ok {
-			s = str
-		} else {
-			b, _ := json.Marshal(v)
-			s = string(b)
-		}
+		s := outputText(outputs[k], fullOutputs) // store_result.go
 		if strings.Contains(s, "\n") {
 			s = "\n      " + strings.ReplaceAll(strings.TrimRight(s, "\n"), "\n", "\n      ")
 		}
@@ -647,7 +640,8 @@ func queueWarnings(ctx context.Context, g *globals, c client.Client, wfQueue str
 
 func newResultCmd(g *globals) *cobra.Command {
 	var of outputFlags
-	var wait bool
+	var wait, full bool
+	var step string
 	c := &cobra.Command{
 		Use:   "result RUN_ID",
 		Short: "Print a run's outputs (waits for it with --wait)",
@@ -671,14 +665,20 @@ be reached, is an error of the command, not a failed run.
 				if s := d.GetWorkflowExecutionInfo().GetStatus(); !wait && s == enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
 					return fmt.Errorf("run %s is still running (use --wait)", args[0])
 				}
+				if step != "" {
+					return printStepOutput(ctx, cmd.OutOrStdout(), c, args[0], step, format)
+				}
 				var res workflows.RunResult
 				err = c.GetWorkflow(ctx, args[0], "").Get(ctx, &res)
+				fullOutputs = full
 				return printResult(cmd.OutOrStdout(), g, args[0], res, withEnding(ctx, c, args[0], err), format)
 			})
 		},
 	}
 	of.register(c)
 	c.Flags().BoolVar(&wait, "wait", false, "wait for the run to close")
+	c.Flags().BoolVar(&full, "full", false, "print every output whole (by default a value over 1 KiB shows its size and a preview)")
+	c.Flags().StringVar(&step, "step", "", "print this step's output, whole (asks the run; a closed run is replayed by a worker)")
 	return c
 }
 

@@ -20,6 +20,9 @@ type devState struct {
 	Address string `json:"address"`
 	UI      string `json:"ui"` // "" when started with --ui-port -1
 	Trace   string `json:"trace"`
+	// Blobs is the URL of tars dev's store of large values, "" when
+	// external storage is off (internal/blobstore).
+	Blobs string `json:"blobs,omitempty"`
 }
 
 // devStateFile is where tars dev serving address records its state.

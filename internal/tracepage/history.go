@@ -45,11 +45,20 @@ func FetchHistory(ctx context.Context, c client.Client, wid, rid string) (*RunHi
 	if len(h.Events) == 0 {
 		return nil, fmt.Errorf("run %s has no history", wid)
 	}
+	if ResolveStored != nil {
+		if err := ResolveStored(ctx, h); err != nil {
+			return nil, fmt.Errorf("run %s: %w", wid, err)
+		}
+	}
 	return &RunHistory{
 		History: h, Source: wid, WorkflowID: wid, RunID: rid, Describe: d,
 		Open: info.GetStatus() == enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING,
 	}, nil
 }
+
+// ResolveStored, when set, replaces the values of a fetched history that are
+// stored outside it (external storage) and that the trace needs to read.
+var ResolveStored func(ctx context.Context, h *historypb.History) error
 
 // BuildTrace builds the trace of a fetched run, merging the live view of an
 // open one, and the traces of its child runs when children is set.

@@ -262,6 +262,7 @@ func (b *builder) event(e *historypb.HistoryEvent) {
 		if act := b.close(a.GetScheduledEventId(), e, ActCompleted); act != nil {
 			act.Identity = orElse(a.GetIdentity(), act.Identity)
 			act.OutputBytes = payloadBytes(a.GetResult())
+			act.OutputStored = payloadStored(a.GetResult())
 			if act.Step != "" {
 				var r struct {
 					Metrics map[string]float64 `json:"metrics"`
@@ -420,6 +421,7 @@ func (b *builder) scheduled(e *historypb.HistoryEvent) {
 		ScheduledEventID: e.GetEventId(),
 		MaxAttempts:      a.GetRetryPolicy().GetMaximumAttempts(),
 		InputBytes:       payloadBytes(a.GetInput()),
+		InputStored:      payloadStored(a.GetInput()),
 	}
 	if s := e.GetUserMetadata().GetSummary(); s != nil {
 		_ = decodePayload(s, &act.Summary)
@@ -875,12 +877,30 @@ func decodePayload(p *commonpb.Payload, v any) error {
 	return fmt.Errorf("payload encoding %q is not JSON (is a codec in use?)", enc)
 }
 
+// payloadBytes is the size of the values in p. A value stored outside the
+// history (external storage) counts its stored size, not its reference's.
 func payloadBytes(p *commonpb.Payloads) int {
 	n := 0
 	for _, x := range p.GetPayloads() {
+		if ext := x.GetExternalPayloads(); len(ext) > 0 {
+			for _, e := range ext {
+				n += int(e.GetSizeBytes())
+			}
+			continue
+		}
 		n += len(x.GetData())
 	}
 	return n
+}
+
+// payloadStored reports whether a value of p is stored outside the history.
+func payloadStored(p *commonpb.Payloads) bool {
+	for _, x := range p.GetPayloads() {
+		if len(x.GetExternalPayloads()) > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // failureText is a failure's message with its type and cause chain.

@@ -195,6 +195,11 @@ type Activity struct {
 
 	InputBytes  int `json:"input_bytes"`
 	OutputBytes int `json:"output_bytes,omitempty"`
+	// InputStored and OutputStored say that the value is stored outside
+	// the history (external storage: docs/large-values.md); its size is
+	// the stored value's, and `tars result RUN --step STEP` fetches it.
+	InputStored  bool `json:"input_stored,omitempty"`
+	OutputStored bool `json:"output_stored,omitempty"`
 	// Metrics are the pool figures from Result.Metrics.
 	Metrics map[string]float64 `json:"metrics,omitempty"`
 	// Agent is set on the activities of a reason step's agent loop: what

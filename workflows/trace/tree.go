@@ -282,8 +282,14 @@ func activityText(a *Activity) string {
 		fmt.Fprintf(&b, " by %s", a.Identity)
 	}
 	fmt.Fprintf(&b, "  in %s", fmtBytes(a.InputBytes))
+	if a.InputStored {
+		b.WriteString(" (stored)")
+	}
 	if a.OutputBytes > 0 {
 		fmt.Fprintf(&b, " out %s", fmtBytes(a.OutputBytes))
+		if a.OutputStored {
+			b.WriteString(" (stored)")
+		}
 	}
 	if len(a.Metrics) > 0 {
 		keys := make([]string, 0, len(a.Metrics))

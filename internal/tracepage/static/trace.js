@@ -465,7 +465,7 @@ function select(id) {
           ["attempt", a.attempt ? esc(a.attempt + (a.max_attempts ? " of " + a.max_attempts : "")) : ""],
           ["queued", a.queued_ms ? esc(dur(a.queued_ms)) : ""],
           ["ran", a.ran_ms ? esc(dur(a.ran_ms)) : ""],
-          ["sizes", esc("in " + bytes(a.input_bytes) + (a.output_bytes ? " · out " + bytes(a.output_bytes) : ""))],
+          ["sizes", esc("in " + bytes(a.input_bytes) + (a.input_stored ? " (stored outside the history)" : "") + (a.output_bytes ? " · out " + bytes(a.output_bytes) + (a.output_stored ? " (stored outside the history)" : "") : ""))],
           ["pool", esc(m)],
           ["last failure", a.last_failure ? '<span class="err">' + esc(a.last_failure) + "</span>" : ""],
           ["failure", a.failure ? '<span class="err">' + esc(a.failure) + "</span>" : ""],
