@@ -72,6 +72,7 @@ func Start(o Options) (*Host, error) {
 		wo.WorkerStopTimeout = o.StopTimeout
 		w := worker.New(o.Client, workflows.WorkflowQueue(o.QueuePrefix), wo)
 		w.RegisterDynamicWorkflow(workflows.Interpreter, workflow.DynamicRegisterOptions{})
+		w.RegisterWorkflowWithOptions(workflows.Shard, workflow.RegisterOptions{Name: workflows.ShardWorkflow})
 		ctl := &Pollers{Client: o.Client}
 		w.RegisterActivityWithOptions(ctl.Pollers, activity.RegisterOptions{Name: workflows.PollersActivity})
 		h.workers = append(h.workers, w)
