@@ -41,8 +41,8 @@ func (e *testEnv) compileSource(t *testing.T, name, src string) *plan.Plan {
 	return p
 }
 
-// startWith starts a run of p with run options o (on the env's queues).
-func (e *testEnv) startWith(p *plan.Plan, inputs map[string]any, o workflows.Options) string {
+// startShards starts a run of p with inputs and run options o (on the env's queues).
+func (e *testEnv) startShards(p *plan.Plan, inputs map[string]any, o workflows.Options) string {
 	e.t.Helper()
 	o.QueuePrefix = e.g.queuePrefix
 	id := newRunID(p.Name)
@@ -92,7 +92,7 @@ func TestForeachShardsEndToEnd(t *testing.T) {
 	}
 	// 3 shards of 400 items, 2 at once (50 items each); a shard continues
 	// as new past 500 events.
-	id := e.startWith(p, map[string]any{"items": items}, workflows.Options{ShardThreshold: 200, ShardSize: 400, HistoryLimit: 500})
+	id := e.startShards(p, map[string]any{"items": items}, workflows.Options{ShardThreshold: 200, ShardSize: 400, HistoryLimit: 500})
 	res, err := e.result(id, 5*time.Minute)
 	require.NoError(t, err)
 
@@ -179,7 +179,7 @@ func TestForeachShardsConcurrency(t *testing.T) {
 	for i := range items {
 		items[i] = fmt.Sprintf("i%d", i)
 	}
-	id := e.startWith(p, map[string]any{"items": items}, workflows.Options{ShardThreshold: 100, ShardSize: 60})
+	id := e.startShards(p, map[string]any{"items": items}, workflows.Options{ShardThreshold: 100, ShardSize: 60})
 	res, err := e.result(id, 5*time.Minute)
 	require.NoError(t, err)
 	assert.Equal(t, 4, res.Steps[0].ShardsDone)
