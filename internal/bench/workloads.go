@@ -38,7 +38,7 @@ const (
 	// its items/s are checked against ForeachWide's.
 	ForeachLarge = "foreach-100k"
 	// ForeachHuge: one step over HugeItems items, LargeConcurrency at once.
-	// Only when named (it takes about an hour on two cores), and its input
+	// Only when named (it takes long), and its input
 	// (6.9 MB) needs external storage or a raised blob size limit:
 	// --dynamic-config limit.blobSize.error=16777216.
 	ForeachHuge = "foreach-1m"
