@@ -253,7 +253,7 @@ func TestForeachInShards(t *testing.T) {
 		assert.Contains(t, err.Error(), "policy.max_steps 20 reached at step scan")
 		assert.Len(t, f.calls, 20)
 	})
-	t.Run("a shard past the history limit continues as new", func(t *testing.T) {
+	t.Run("outputs whole with a small history limit (continue-as-new is tested on a real server, cmd/tars)", func(t *testing.T) {
 		f := &fakePools{}
 		env := newEnv(t, f)
 		res, err := runShards(t, env, shardPlanOf(2, true), letters(24), Options{ShardThreshold: 10, ShardSize: 12, HistoryLimit: 25})

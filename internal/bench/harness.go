@@ -572,7 +572,10 @@ func (e *env) watch(ctx context.Context, w, id string) {
 		case <-tick.C:
 		}
 		d, err := e.Client.DescribeWorkflowExecution(ctx, id, "")
-		if err != nil || d.GetWorkflowExecutionInfo().GetStatus() != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
+		if err != nil {
+			continue // a loaded server; ask again at the next tick
+		}
+		if d.GetWorkflowExecutionInfo().GetStatus() != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
 			return
 		}
 		v, err := e.Client.QueryWorkflow(ctx, id, "", workflows.QueryState)
