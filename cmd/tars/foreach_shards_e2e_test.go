@@ -196,6 +196,7 @@ func TestForeachShardsConcurrency(t *testing.T) {
 		delta int
 	}
 	var edges []edge
+	completed := 0
 	for k := range 4 {
 		for _, sh := range chain(t, e, workflows.ShardID(id, "each", k)) {
 			for _, ev := range sh.Events {
@@ -203,12 +204,18 @@ func TestForeachShardsConcurrency(t *testing.T) {
 				case ev.GetActivityTaskScheduledEventAttributes() != nil:
 					edges = append(edges, edge{ev.GetEventTime().AsTime(), +1})
 				case ev.GetActivityTaskCompletedEventAttributes() != nil:
+					completed++
+					edges = append(edges, edge{ev.GetEventTime().AsTime(), -1})
+				case ev.GetActivityTaskTimedOutEventAttributes() != nil, ev.GetActivityTaskFailedEventAttributes() != nil,
+					ev.GetActivityTaskCanceledEventAttributes() != nil:
+					// Closed without a result: on a loaded machine, a lost
+					// worker's item is scheduled again.
 					edges = append(edges, edge{ev.GetEventTime().AsTime(), -1})
 				}
 			}
 		}
 	}
-	require.Len(t, edges, 2*240)
+	require.Equal(t, 240, completed)
 	// A completion at the same instant as a scheduling came first: the
 	// interpreter schedules an item only after it saw one complete.
 	sort.SliceStable(edges, func(i, j int) bool {
