@@ -84,6 +84,7 @@ func Start(o Options) (*Host, error) {
 		w := worker.New(o.Client, workflows.WorkflowQueue(o.QueuePrefix), wo)
 		eng := &workflows.Engine{Catalogue: o.Catalogue, AllowAdhoc: o.AllowAdhoc, Identity: o.Identity}
 		w.RegisterDynamicWorkflow(eng.Run, workflow.DynamicRegisterOptions{})
+		w.RegisterWorkflowWithOptions(eng.Shard, workflow.RegisterOptions{Name: workflows.ShardWorkflow})
 		ctl := &Pollers{Client: o.Client}
 		w.RegisterActivityWithOptions(ctl.Pollers, activity.RegisterOptions{Name: workflows.PollersActivity})
 		h.workers = append(h.workers, w)

@@ -83,3 +83,28 @@ func Terminal(status string) bool {
 	}
 	return false
 }
+
+// ShardID is the workflow id of shard k of a foreach step run in shards
+// (shard.go): "<run>/<step>/shard-<k>".
+func ShardID(run, step string, k int) string {
+	return run + "/" + step + "/shard-" + strconv.Itoa(k)
+}
+
+// ParseShardID reads an id written by ShardID: the step and the shard's
+// number. ok is false for other ids.
+func ParseShardID(id string) (step string, k int, ok bool) {
+	i := strings.LastIndex(id, "/shard-")
+	if i < 0 {
+		return "", 0, false
+	}
+	k, err := strconv.Atoi(id[i+len("/shard-"):])
+	if err != nil || k < 0 {
+		return "", 0, false
+	}
+	head := id[:i]
+	j := strings.LastIndexByte(head, '/')
+	if j < 0 || j == len(head)-1 {
+		return "", 0, false
+	}
+	return head[j+1:], k, true
+}

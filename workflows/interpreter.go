@@ -80,6 +80,14 @@ type run struct {
 	inflight  int
 	fatal     error
 	done      int
+
+	// A foreach shard (shard.go) runs items from itemBase on, and yields
+	// (stops taking items, to continue as new) when yield says so; the
+	// index of the first item not taken is then in stoppedAt. A run that
+	// is not a shard has no yield.
+	itemBase  int
+	yield     func() bool
+	stoppedAt int
 }
 
 func newRun(ctx workflow.Context, in RunInput) (*run, error) {

@@ -140,6 +140,7 @@ func newEnv(t *testing.T, f *fakePools) *testsuite.TestWorkflowEnvironment {
 	s.SetLogger(log.NewStructuredLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
 	env := s.NewTestWorkflowEnvironment()
 	env.RegisterDynamicWorkflow(Interpreter, workflow.DynamicRegisterOptions{})
+	env.RegisterWorkflowWithOptions(Shard, workflow.RegisterOptions{Name: ShardWorkflow})
 	env.RegisterDynamicActivity(f.run, activity.DynamicRegisterOptions{})
 	env.RegisterActivityWithOptions(f.pollers, activity.RegisterOptions{Name: PollersActivity})
 	return env

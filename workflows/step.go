@@ -125,6 +125,9 @@ func (r *run) foreach(ctx workflow.Context, s *plan.Step, st *StepView) (any, er
 		limit = DefaultConcurrency
 	}
 	st.Items = len(items)
+	if len(items) > r.shardThreshold() && shardable(s) && workflow.GetVersion(ctx, ChangeForeachShards, workflow.DefaultVersion, 1) == 1 {
+		return r.foreachShards(ctx, s, st, items, limit)
+	}
 	var outs []any
 	var errs []error
 	if r.oneActivityPerItem(s) && workflow.GetVersion(ctx, ChangeForeachSelector, workflow.DefaultVersion, 1) == 1 {
@@ -153,7 +156,7 @@ func (r *run) foreachCoroutines(ctx workflow.Context, s *plan.Step, st *StepView
 		if err := workflow.Await(ctx, func() bool { return running < limit || failed }); err != nil {
 			return nil, nil, err
 		}
-		if failed || r.fatal != nil {
+		if failed || r.fatal != nil || r.yielding(i) {
 			break
 		}
 		running++
@@ -161,7 +164,7 @@ func (r *run) foreachCoroutines(ctx workflow.Context, s *plan.Step, st *StepView
 		i, item := i, item
 		workflow.Go(ctx, func(ctx workflow.Context) {
 			defer wg.Done()
-			out, err := r.once(ctx, s, st, &scope{item: item, index: i, hasItem: true})
+			out, err := r.once(ctx, s, st, &scope{item: item, index: r.itemBase + i, hasItem: true})
 			outs[i], errs[i] = out, err
 			if err != nil {
 				failed = true
@@ -204,10 +207,10 @@ func (r *run) foreachActivities(ctx workflow.Context, s *plan.Step, st *StepView
 			sel.Select(ctx)
 			pending--
 		}
-		if failed || r.fatal != nil {
+		if failed || r.fatal != nil || r.yielding(i) {
 			break
 		}
-		sc := &scope{item: item, index: i, hasItem: true}
+		sc := &scope{item: item, index: r.itemBase + i, hasItem: true}
 		if err := r.countExecution(s); err != nil {
 			errs[i] = err
 			st.ItemsDone++
@@ -230,7 +233,7 @@ func (r *run) foreachActivities(ctx workflow.Context, s *plan.Step, st *StepView
 				pending--
 				return true
 			}
-			limit, hh, err := r.admit(ctx, modelOf(args), len(args), fmt.Sprintf("step %s item %d: agent %s", s.ID, i, s.Agent), takeOne)
+			limit, hh, err := r.admit(ctx, modelOf(args), len(args), fmt.Sprintf("step %s item %d: agent %s", s.ID, sc.index, s.Agent), takeOne)
 			if err != nil {
 				errs[i] = err
 				st.ItemsDone++

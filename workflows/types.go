@@ -77,6 +77,11 @@ type Options struct {
 	HistoryLimit int `json:"history_limit,omitempty"`
 	// ScheduleToStart overrides DefaultScheduleToStart for steps that set none.
 	ScheduleToStart plan.Duration `json:"schedule_to_start,omitempty"`
+	// ShardThreshold and ShardSize override DefaultShardThreshold and
+	// DefaultShardSize: a foreach over more items than the threshold runs
+	// in shards of at most ShardSize items (workflows/shard.go). 0 = default.
+	ShardThreshold int `json:"shard_threshold,omitempty"`
+	ShardSize      int `json:"shard_size,omitempty"`
 }
 
 // Decision is a person's answer to an approval step: the payload of
@@ -137,6 +142,10 @@ type StepView struct {
 	// Calls are a reason step's model turns and the tool calls its agent
 	// made, in order, with usage and cost (workflows/agent.go).
 	Calls []AgentCall `json:"calls,omitempty"`
+	// Shards and ShardsDone count the child workflows of a foreach run in
+	// shards (workflows/shard.go); 0 for a foreach run in the step itself.
+	Shards     int `json:"shards,omitempty"`
+	ShardsDone int `json:"shards_done,omitempty"`
 }
 
 // Hop is a move from one runtime to the next in a step's chain.

@@ -48,4 +48,12 @@ const (
 	// steps with tools, max_turns or an output schema (plan.Step.Reason)
 	// always take it. Version 1 = agent loop.
 	ChangeAgentLoop = "tars-agent-loop"
+
+	// ChangeForeachShards runs a foreach over more items than the shard
+	// threshold (Options.ShardThreshold) in shards: child workflows of
+	// type ShardWorkflow, each over a slice of the items (shard.go). It is
+	// asked only for such a foreach, so runs with smaller ones record
+	// nothing; histories recorded before it keep every item in the run.
+	// Version 1 = shards.
+	ChangeForeachShards = "tars-foreach-shards"
 )

@@ -338,7 +338,10 @@ func queryState(ctx context.Context, c client.Client, id string) (workflows.Stat
 	if err != nil {
 		return st, err
 	}
-	return st, v.Get(&st)
+	if err := v.Get(&st); err != nil {
+		return st, err
+	}
+	return withShardProgress(ctx, c, id, st), nil
 }
 
 // pendingAttempts maps step id -> attempt of its running activity.

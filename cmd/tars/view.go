@@ -52,6 +52,9 @@ func stepLine(run string, s workflows.StepView, attempt int32, now time.Time) st
 	if s.Items > 0 {
 		fmt.Fprintf(&b, " %d/%d items", s.ItemsDone, s.Items)
 	}
+	if s.Shards > 0 {
+		fmt.Fprintf(&b, " in %d/%d shards", s.ShardsDone, s.Shards)
+	}
 	if s.Turns > 0 {
 		fmt.Fprintf(&b, " turn %d", s.Turns)
 	}
@@ -103,7 +106,7 @@ func (v *liveView) render(st workflows.State, attempts map[string]int32) {
 		return
 	}
 	for _, s := range st.Steps {
-		key := fmt.Sprintf("%s|%s|%d|%d|%d|%d", s.Status, s.Runtime, attempts[s.ID], s.ItemsDone, s.Turns, len(s.Hops))
+		key := fmt.Sprintf("%s|%s|%d|%d|%d|%d|%d", s.Status, s.Runtime, attempts[s.ID], s.ItemsDone, s.ShardsDone, s.Turns, len(s.Hops))
 		if v.last[s.ID] == key {
 			continue
 		}

@@ -122,8 +122,8 @@ func Run(ctx context.Context, cfg Config, targets []Target) (*Report, error) {
 	var order []key
 	for round := range cfg.Rounds {
 		for _, w := range cfg.Workloads {
-			if w == Loop && round > 0 {
-				continue // one long run is enough to show continue-as-new
+			if (w == Loop || large(w)) && round > 0 {
+				continue // one long run is enough to show continue-as-new, or shards
 			}
 			if w == Mixed && cfg.Plans.Mixed == nil {
 				continue
@@ -163,7 +163,7 @@ func Run(ctx context.Context, cfg Config, targets []Target) (*Report, error) {
 	}
 	// Rows in workload order, then server order, TARS before Go.
 	slices.SortStableFunc(order, func(a, b key) int {
-		if d := slices.Index(Workloads, a.workload) - slices.Index(Workloads, b.workload); d != 0 {
+		if d := workloadOrder(a.workload) - workloadOrder(b.workload); d != 0 {
 			return d
 		}
 		if d := targetIndex(targets, a.server) - targetIndex(targets, b.server); d != 0 {
@@ -193,7 +193,7 @@ func comparable(w string) bool {
 // have no hand-written side.
 func sides(w string, main bool) []string {
 	switch {
-	case w == Mixed || w == Loop:
+	case w == Mixed || w == Loop || large(w):
 		return []string{ImplTARS}
 	case main:
 		return []string{ImplTARS, ImplGo}
@@ -237,9 +237,10 @@ func describe(s Sample) string {
 // env is one target with both sides' workers running against it.
 type env struct {
 	Target
-	host    *workers.Host
-	workers []worker.Worker
-	seq     atomic.Int64
+	host     *workers.Host
+	workers  []worker.Worker
+	seq      atomic.Int64
+	progress io.Writer
 }
 
 func startEnv(cfg Config, t Target) (*env, error) {
@@ -263,7 +264,7 @@ func startEnv(cfg Config, t Target) (*env, error) {
 	// name, as they do in production.
 	cat := plan.NewCatalogue()
 	if m := cfg.Plans; m != nil {
-		for _, p := range []*plan.Plan{m.Sequential, m.Foreach, m.OneStep, m.Loop, m.Mixed} {
+		for _, p := range []*plan.Plan{m.Sequential, m.Foreach, m.OneStep, m.Loop, m.Wide, m.Mixed} {
 			if p != nil {
 				if _, err := cat.Add(p, "bench"); err != nil {
 					return nil, err
@@ -278,7 +279,10 @@ func startEnv(cfg Config, t Target) (*env, error) {
 	if err != nil {
 		return nil, err
 	}
-	e := &env{Target: t, host: host}
+	e := &env{Target: t, host: host, progress: cfg.Progress}
+	if e.progress == nil {
+		e.progress = io.Discard
+	}
 	// The hand-written side gets the very worker options the TARS host
 	// uses; its SDK-defaults twin gets none.
 	id := fmt.Sprintf("go-bench@%d", os.Getpid())
@@ -344,7 +348,11 @@ type starter func(ctx context.Context, i int) (client.WorkflowRun, error)
 
 // sample measures one workload once on one side.
 func (e *env) sample(ctx context.Context, plans *Metascripts, w, impl string) (Sample, string, error) {
-	ctx, cancel := context.WithTimeout(ctx, sampleTimeout)
+	timeout := sampleTimeout
+	if large(w) {
+		timeout = 3 * time.Hour // a million items on two cores take about an hour
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	var (
 		start      starter
@@ -389,6 +397,10 @@ func (e *env) sample(ctx context.Context, plans *Metascripts, w, impl string) (S
 		runs, acts = 1, LoopTurns
 		tarsPlan = plans.Loop
 		check = e.checkLoop
+	case ForeachWide, ForeachLarge, ForeachHuge:
+		runs, acts = 1, largeItems(w)
+		tarsPlan, tarsIn = plans.Wide, map[string]any{"items": ForeachInput(largeItems(w))}
+		check = e.checkShards
 	default:
 		return Sample{}, "", fmt.Errorf("unknown workload %q", w)
 	}
@@ -399,8 +411,12 @@ func (e *env) sample(ctx context.Context, plans *Metascripts, w, impl string) (S
 		o := workflows.Options{QueuePrefix: TARSPrefix}
 		start = func(ctx context.Context, i int) (client.WorkflowRun, error) {
 			id := e.nextID(tarsPlan.Name)
-			return workflows.StartRun(ctx, e.Client, workflows.StartOptions(tarsPlan, id, o), tarsPlan.Name,
+			run, err := workflows.StartRun(ctx, e.Client, workflows.StartOptions(tarsPlan, id, o), tarsPlan.Name,
 				workflows.StartArgs(tarsIn, workflows.StartSpec{Options: o})...)
+			if err == nil && large(w) {
+				go e.watch(ctx, w, run.GetID())
+			}
+			return run, err
 		}
 	} else {
 		if goType == nil {
@@ -547,6 +563,71 @@ func (e *env) checkLoop(ctx context.Context, runs []startedRun) (string, error) 
 	}
 	if turns != fmt.Sprint(LoopTurns) {
 		return note, fmt.Errorf("%s: want %d turns", note, LoopTurns)
+	}
+	return note, nil
+}
+
+// watchEvery is how often a large foreach's progress is printed.
+const watchEvery = 30 * time.Second
+
+// watch prints a large foreach run's progress (items and shards done, from
+// the run's state query) until the run closes or ctx ends, so that a run
+// stopped before its end still says where it got to.
+func (e *env) watch(ctx context.Context, w, id string) {
+	t0 := time.Now()
+	tick := time.NewTicker(watchEvery)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		d, err := e.Client.DescribeWorkflowExecution(ctx, id, "")
+		if err != nil {
+			continue // a loaded server; ask again at the next tick
+		}
+		if d.GetWorkflowExecutionInfo().GetStatus() != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
+			return
+		}
+		v, err := e.Client.QueryWorkflow(ctx, id, "", workflows.QueryState)
+		if err != nil {
+			continue
+		}
+		var st workflows.State
+		if v.Get(&st) != nil || len(st.Steps) == 0 {
+			continue
+		}
+		s := st.Steps[0]
+		el := time.Since(t0)
+		fmt.Fprintf(e.progress, "  %s %s: %d/%d items in %d/%d shards after %s (%.0f items/s), %d parent events\n",
+			w, id, s.ItemsDone, s.Items, s.ShardsDone, s.Shards, el.Round(time.Second), float64(s.ItemsDone)/el.Seconds(),
+			d.GetWorkflowExecutionInfo().GetHistoryLength())
+	}
+}
+
+// checkShards says how a large foreach ran: in how many shards, and how
+// long the parent's history was (it grows with the shards, not the items).
+func (e *env) checkShards(ctx context.Context, runs []startedRun) (string, error) {
+	if len(runs) != 1 {
+		return "", fmt.Errorf("large foreach: %d runs", len(runs))
+	}
+	var res workflows.RunResult
+	if err := e.Client.GetWorkflow(ctx, runs[0].id, "").Get(ctx, &res); err != nil {
+		return "", err
+	}
+	if len(res.Steps) == 0 {
+		return "", fmt.Errorf("large foreach %s: no steps in the result", runs[0].id)
+	}
+	s := res.Steps[0]
+	d, err := e.Client.DescribeWorkflowExecution(ctx, runs[0].id, "")
+	if err != nil {
+		return "", err
+	}
+	note := fmt.Sprintf("foreach of %d items on %s: %d items done in %d shards; parent history %d events, %d bytes",
+		s.Items, e.Name, s.ItemsDone, s.ShardsDone, d.GetWorkflowExecutionInfo().GetHistoryLength(), d.GetWorkflowExecutionInfo().GetHistorySizeBytes())
+	if s.ItemsDone != s.Items {
+		return note, fmt.Errorf("%s: not every item done", note)
 	}
 	return note, nil
 }

@@ -123,7 +123,18 @@ func (r *Report) AddChecks() {
 	if a := r.Row(Latency, main, ImplTARS); a != nil {
 		r.Checks = append(r.Checks, newCheck(fmt.Sprintf("one-step p50 on idle %s, TARS (ms)", main), a.P50Ms, "<=", MaxLatencyP50))
 	}
+	wide := r.Row(ForeachWide, main, ImplTARS)
+	for _, w := range []string{ForeachLarge, ForeachHuge} {
+		if a := r.Row(w, main, ImplTARS); a != nil && wide != nil && wide.ActivitiesPerSec > 0 {
+			r.Checks = append(r.Checks, newCheck(fmt.Sprintf("%s ÷ %s items/s on %s (in shards, concurrency %d)", w, ForeachWide, main, LargeConcurrency),
+				a.ActivitiesPerSec/wide.ActivitiesPerSec, ">=", MinLargeForeachRatio))
+		}
+	}
 }
+
+// MinLargeForeachRatio: a foreach of 100,000 items keeps at least this
+// share of the items/s of one of 1,000 (issue 12: cost grows linearly).
+const MinLargeForeachRatio = 0.8
 
 // info is a figure worth showing beside the checks that has no target.
 func info(name string, value float64) Check { return Check{Name: name, Value: value, Met: true} }

@@ -29,10 +29,48 @@ const (
 	// Loop: one step looping LoopTurns times, which must continue as new
 	// on the way (history limits). TARS only, once per report.
 	Loop = "loop"
+	// ForeachWide: one step over WideItems items, LargeConcurrency at once:
+	// the reference for ForeachLarge, measured just before it. TARS only,
+	// once per report.
+	ForeachWide = "foreach-1k"
+	// ForeachLarge: one step over LargeItems items, LargeConcurrency at
+	// once, run in shards (child workflows). TARS only, once per report;
+	// its items/s are checked against ForeachWide's.
+	ForeachLarge = "foreach-100k"
+	// ForeachHuge: one step over HugeItems items, LargeConcurrency at once.
+	// Only when named (it takes long), and its input
+	// (6.9 MB) needs external storage or a raised blob size limit:
+	// --dynamic-config limit.blobSize.error=16777216.
+	ForeachHuge = "foreach-1m"
 )
 
-// Workloads lists every workload in the order a report runs them.
-var Workloads = []string{Sequential, Foreach, Concurrent, Latency, Mixed, Loop}
+// Workloads lists every workload "all" runs, in the order a report runs them.
+var Workloads = []string{Sequential, Foreach, Concurrent, Latency, Mixed, Loop, ForeachWide, ForeachLarge}
+
+// Extra lists the workloads that run only when named.
+var Extra = []string{ForeachHuge}
+
+// workloadOrder is a workload's place in a report.
+func workloadOrder(w string) int {
+	if i := slices.Index(Workloads, w); i >= 0 {
+		return i
+	}
+	return len(Workloads) + slices.Index(Extra, w)
+}
+
+// large reports whether w is one of the large foreach workloads.
+func large(w string) bool { return w == ForeachWide || w == ForeachLarge || w == ForeachHuge }
+
+// largeItems is the number of items of a large foreach workload.
+func largeItems(w string) int {
+	switch w {
+	case ForeachLarge:
+		return LargeItems
+	case ForeachHuge:
+		return HugeItems
+	}
+	return WideItems
+}
 
 // Sizes of the workloads (issue #8).
 const (
@@ -43,6 +81,10 @@ const (
 	LatencyRuns        = 50
 	MixedItems         = 10 // items per pool in the mixed workload
 	LoopTurns          = 3000
+	LargeConcurrency   = 200
+	WideItems          = 1000
+	LargeItems         = 100_000
+	HugeItems          = 1_000_000
 )
 
 // echoArgs is the `with` of every echo step whose input is constant: the
@@ -62,8 +104,8 @@ func ParseWorkloads(list string) ([]string, error) {
 		if w == "" || slices.Contains(out, w) {
 			continue
 		}
-		if !slices.Contains(Workloads, w) {
-			return nil, fmt.Errorf("unknown workload %q (workloads: %s)", w, strings.Join(Workloads, ", "))
+		if !slices.Contains(Workloads, w) && !slices.Contains(Extra, w) {
+			return nil, fmt.Errorf("unknown workload %q (workloads: %s)", w, strings.Join(append(slices.Clone(Workloads), Extra...), ", "))
 		}
 		out = append(out, w)
 	}
@@ -71,7 +113,7 @@ func ParseWorkloads(list string) ([]string, error) {
 		return nil, fmt.Errorf("no workload in %q", list)
 	}
 	// Run them in the canonical order whatever order they were given in.
-	slices.SortFunc(out, func(a, b string) int { return slices.Index(Workloads, a) - slices.Index(Workloads, b) })
+	slices.SortFunc(out, func(a, b string) int { return workloadOrder(a) - workloadOrder(b) })
 	return out, nil
 }
 
@@ -80,7 +122,9 @@ func ParseWorkloads(list string) ([]string, error) {
 // Plan.
 type Metascripts struct {
 	Sequential, Foreach, OneStep, Loop *plan.Plan
-	Mixed                              *plan.Plan // nil when no pool besides native is served
+	// Wide is the foreach at LargeConcurrency of the large foreach workloads.
+	Wide  *plan.Plan
+	Mixed *plan.Plan // nil when no pool besides native is served
 }
 
 // SequentialYAML is a metascript of n echo steps, each needing the last.
@@ -113,6 +157,13 @@ steps:
     tool: native:echo
     with: {value: "${item}"}
 `, concurrency, concurrency)
+}
+
+// WideForeachYAML is the metascript of the large foreach workloads: one
+// echo step over inputs.items, LargeConcurrency at once. Nothing reads its
+// outputs, so its shards do not return them (workflows/shard.go).
+func WideForeachYAML() string {
+	return strings.Replace(ForeachYAML(LargeConcurrency), "metascript: bench-foreach\n", "metascript: bench-foreach-wide\n", 1)
 }
 
 // OneStepYAML is a metascript of a single echo step.
@@ -215,6 +266,7 @@ func Compile(o metascripts.Options, mixedPools []string) (*Metascripts, error) {
 	m.Foreach = compile("foreach", ForeachYAML(ForeachConcurrency))
 	m.OneStep = compile("one-step", OneStepYAML())
 	m.Loop = compile("loop", LoopYAML(LoopTurns))
+	m.Wide = compile("foreach-wide", WideForeachYAML())
 	if len(mixedPools) > 0 {
 		m.Mixed = compile("mixed", MixedYAML(mixedPools, MixedItems))
 	}

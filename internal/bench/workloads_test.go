@@ -35,6 +35,7 @@ func TestParseWorkloads(t *testing.T) {
 		{"all", Workloads, ""},
 		{"foreach, sequential,foreach", []string{Sequential, Foreach}, ""},
 		{"latency", []string{Latency}, ""},
+		{"foreach-1m,foreach-100k,foreach-1k", []string{ForeachWide, ForeachLarge, ForeachHuge}, ""},
 		{"sequental", nil, `unknown workload "sequental"`},
 		{" , ", nil, "no workload"},
 	}

@@ -237,6 +237,9 @@ func applyView(s *Step, sv *workflows.StepView) {
 		s.End = sv.Ended
 	}
 	s.Items, s.ItemsDone, s.Turns = sv.Items, sv.ItemsDone, sv.Turns
+	if sv.Shards > 0 {
+		s.Shards, s.ShardsDone = sv.Shards, sv.ShardsDone
+	}
 	s.Error, s.Prompt = sv.Error, sv.Prompt
 }
 
@@ -348,7 +351,9 @@ func (b *builder) event(e *historypb.HistoryEvent) {
 		c.Step = b.childStep(c.WorkflowID)
 		b.children[e.GetEventId()] = c
 		t.Children = append(t.Children, c)
-		if s := t.Step(c.Step); s != nil {
+		if c.WorkflowType == workflows.ShardWorkflow {
+			b.shardStarted(c, a.GetInput())
+		} else if s := t.Step(c.Step); s != nil {
 			s.Child = c
 			if s.EventID == 0 {
 				s.EventID = e.GetEventId()
@@ -372,6 +377,9 @@ func (b *builder) event(e *historypb.HistoryEvent) {
 		a := e.GetChildWorkflowExecutionCompletedEventAttributes()
 		if c := b.childClosed(a.GetInitiatedEventId(), e, RunCompleted); c != nil {
 			c.OutputBytes = payloadBytes(a.GetResult())
+			if c.Shard > 0 {
+				b.shardDone(c, a.GetResult())
+			}
 		}
 	case enumspb.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_FAILED:
 		a := e.GetChildWorkflowExecutionFailedEventAttributes()
@@ -530,9 +538,51 @@ func (b *builder) timerStarted(e *historypb.HistoryEvent) {
 	}
 }
 
+// shardStarted counts a foreach shard in its step: one more shard, and
+// its items.
+func (b *builder) shardStarted(c *Child, input *commonpb.Payloads) {
+	var in workflows.ShardInput
+	if decodePayloads(input, &in) == nil {
+		c.First, c.Items = in.First, len(in.Items)
+		if in.Range != nil {
+			c.Items = in.Range.Count
+		}
+	}
+	if _, k, ok := workflows.ParseShardID(c.WorkflowID); ok {
+		c.Shard = k + 1
+	}
+	s := b.t.Step(c.Step)
+	if s == nil {
+		return
+	}
+	s.Shards++
+	if s.EventID == 0 {
+		s.EventID = c.EventID
+	}
+}
+
+// shardDone adds a completed shard's items to its step.
+func (b *builder) shardDone(c *Child, result *commonpb.Payloads) {
+	var res workflows.ShardResult
+	if decodePayloads(result, &res) == nil {
+		c.ItemsDone = res.Items
+		if res.Failed != nil {
+			c.Error = res.Failed.Message
+		}
+	}
+	if s := b.t.Step(c.Step); s != nil {
+		s.ShardsDone++
+		s.ItemsDone += c.ItemsDone
+	}
+}
+
 // childStep maps a child workflow id "<parent>/<step>" or
-// "<parent>/<step>-<n>" (foreach items, loop turns) to its step.
+// "<parent>/<step>-<n>" (foreach items, loop turns), or a shard's
+// "<parent>/<step>/shard-<k>", to its step.
 func (b *builder) childStep(wid string) string {
+	if step, _, ok := workflows.ParseShardID(wid); ok && b.t.Step(step) != nil {
+		return step
+	}
 	tail := wid[strings.LastIndexByte(wid, '/')+1:]
 	if b.t.Step(tail) != nil {
 		return tail
@@ -626,6 +676,35 @@ func (b *builder) inferHops() {
 	sort.SliceStable(b.t.Hops, func(i, j int) bool { return b.t.Hops[i].Time.Before(b.t.Hops[j].Time) })
 }
 
+// shardsStatus is the state of a foreach step run in shards, from its
+// shards: running while one is open, failed when one failed, else ok.
+// (The step's own item count is known only from the run's result or a
+// live query; the shards' inputs give the items they took.)
+func (b *builder) shardsStatus(s *Step) string {
+	status, items := workflows.StatusOK, 0
+	for _, c := range b.t.Children {
+		if c.Shard == 0 || c.Step != s.ID {
+			continue
+		}
+		items += c.Items
+		switch {
+		case c.Status == "initiated" || c.Status == RunRunning:
+			status = workflows.StatusRunning
+		case c.Status != RunCompleted || c.Error != "":
+			if status != workflows.StatusRunning {
+				status = workflows.StatusFailed
+			}
+			if s.Error == "" {
+				s.Error = c.Error
+			}
+		}
+	}
+	if s.Items == 0 {
+		s.Items = items
+	}
+	return status
+}
+
 // deriveStatuses sets step states from events when the run has no result.
 func (b *builder) deriveStatuses(ran map[string]bool) {
 	t := b.t
@@ -646,6 +725,8 @@ func (b *builder) deriveStatuses(ran map[string]bool) {
 		switch {
 		case len(s.Activities) > 0:
 			s.Status = activityStatus(s, open)
+		case s.Shards > 0:
+			s.Status = b.shardsStatus(s)
 		case s.Child != nil:
 			switch s.Child.Status {
 			case RunCompleted:
@@ -713,6 +794,17 @@ func activityStatus(s *Step, open bool) string {
 
 // stepTimes fills a step's runtime, times, attempts and failures.
 func (b *builder) stepTimes(s *Step) {
+	for _, c := range b.t.Children {
+		if c.Shard == 0 || c.Step != s.ID {
+			continue
+		}
+		if s.Start.IsZero() || c.Initiated.Before(s.Start) {
+			s.Start = c.Initiated
+		}
+		if c.Closed.After(s.End) && workflows.Terminal(s.Status) {
+			s.End = c.Closed
+		}
+	}
 	for _, a := range s.Activities {
 		s.Attempts += int(a.Attempt)
 		s.Failures += a.failedAttempts()

@@ -74,6 +74,7 @@ func Replay(h *historypb.History, opts ...ReplayOption) error {
 		return err
 	}
 	r.RegisterDynamicWorkflow(cfg.fn, workflow.DynamicRegisterOptions{})
+	r.RegisterWorkflowWithOptions(workflows.Shard, workflow.RegisterOptions{Name: workflows.ShardWorkflow})
 	err = r.ReplayWorkflowHistoryWithOptions(cfg.logger, h, worker.ReplayWorkflowHistoryOptions{
 		OriginalExecution: workflow.Execution{ID: cfg.wid, RunID: cfg.rid},
 	})

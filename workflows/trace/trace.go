@@ -137,9 +137,13 @@ type Step struct {
 	Duration  Duration  `json:"duration_ms"`
 	Items     int       `json:"items,omitempty"`
 	ItemsDone int       `json:"items_done,omitempty"`
-	Turns     int       `json:"turns,omitempty"`
-	Error     string    `json:"error,omitempty"`
-	Prompt    string    `json:"prompt,omitempty"` // approval prompt while waiting (live)
+	// Shards and ShardsDone count the shard runs of a foreach run in
+	// shards (each listed in Trace.Children with Shard set).
+	Shards     int    `json:"shards,omitempty"`
+	ShardsDone int    `json:"shards_done,omitempty"`
+	Turns      int    `json:"turns,omitempty"`
+	Error      string `json:"error,omitempty"`
+	Prompt     string `json:"prompt,omitempty"` // approval prompt while waiting (live)
 	// Resumed: the step finished in an earlier run of a continue-as-new chain.
 	Resumed bool `json:"resumed,omitempty"`
 	// Attempts counts attempts over all activities; Failures the failed ones.
@@ -277,7 +281,8 @@ type ApprovalDecision struct {
 	Timeout      Duration `json:"timeout_ms,omitempty"`
 }
 
-// Child is a child run started by a `call` step.
+// Child is a child run started by a `call` step, or a shard of a foreach
+// (workflows.ShardWorkflow).
 type Child struct {
 	Step         string    `json:"step"`
 	WorkflowID   string    `json:"workflow_id"`
@@ -292,6 +297,13 @@ type Child struct {
 	EventID      int64     `json:"event_id"`
 	InputBytes   int       `json:"input_bytes"`
 	OutputBytes  int       `json:"output_bytes,omitempty"`
+	// Shard is the number (from 1) of a foreach shard, First its first
+	// item and Items how many it has; 0 for a `call` step's child.
+	Shard int `json:"shard,omitempty"`
+	First int `json:"first,omitempty"`
+	Items int `json:"items,omitempty"`
+	// ItemsDone is how many items a closed shard finished.
+	ItemsDone int `json:"items_done,omitempty"`
 	// Trace is the child's own trace, when the caller fetched its history.
 	Trace *Trace `json:"trace,omitempty"`
 }

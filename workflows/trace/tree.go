@@ -210,6 +210,9 @@ func (tw *treeWriter) step(parent *node, t *Trace, s *Step) {
 	if s.Items > 0 {
 		fmt.Fprintf(&b, "  %d/%d items", s.ItemsDone, s.Items)
 	}
+	if s.Shards > 0 {
+		fmt.Fprintf(&b, " in %d/%d shards", s.ShardsDone, s.Shards)
+	}
 	if s.Turns > 0 {
 		fmt.Fprintf(&b, "  %s", plural(s.Turns, "turn"))
 	}

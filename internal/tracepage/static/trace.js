@@ -341,6 +341,7 @@ function dag(t, ui) {
     const sub = [rt || s.kind];
     if (s.duration_ms) sub.push(dur(s.duration_ms));
     if (s.items) sub.push((s.items_done || 0) + "/" + s.items + " items");
+    if (s.shards) sub.push((s.shards_done || 0) + "/" + s.shards + " shards");
     if (s.turns) sub.push(s.turns + " turns");
     const notes = [];
     if (s.on_error && s.on_error.step) notes.push("on_error → " + s.on_error.step);
@@ -425,6 +426,7 @@ function select(id) {
     ["duration", esc(dur(s.duration_ms))],
     ["attempts", s.attempts ? esc(s.attempts + (s.failures ? " (" + s.failures + " failed)" : "")) : ""],
     ["items", s.items ? esc((s.items_done || 0) + "/" + s.items) : ""],
+    ["shards", s.shards ? esc((s.shards_done || 0) + "/" + s.shards + " done") : ""],
     ["turns", s.turns ? esc(s.turns) : ""],
     ["first event", ev(s.event_id)],
   ]);
@@ -452,6 +454,17 @@ function select(id) {
       ["error", c.error ? '<span class="err">' + esc(c.error) + "</span>" : ""],
       ["started by", ev(c.event_id)],
     ]);
+  }
+  const shards = (t.children || []).filter((c) => c.shard && c.step === s.id);
+  if (shards.length) {
+    html += "<h3>Shards</h3>";
+    for (const c of shards) {
+      const last = c.first + Math.max(c.items, 1) - 1;
+      html += '<div class="act ' + esc(c.status) + '"><a class="mono" href="?run=' + encodeURIComponent(c.workflow_id) + (c.run_id ? "&rid=" + encodeURIComponent(c.run_id) : "") + '">shard ' + esc(c.shard) + "</a> " +
+        '<span class="chip ' + esc(c.status === "completed" && !c.error ? "ok" : c.status) + '">' + esc(c.status) + "</span> items " + esc((c.first || 0) + "–" + last) +
+        (c.status === "completed" ? " · " + esc((c.items_done || 0) + " done") : "") +
+        (c.error ? ' · <span class="err">' + esc(c.error) + "</span>" : "") + "</div>";
+    }
   }
   if ((s.activities || []).length) {
     html += "<h3>Activities</h3>";
