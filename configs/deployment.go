@@ -41,6 +41,10 @@ type Target struct {
 	Replicas    int    // kubernetes; 0 = 1
 	Pools       []Pool
 	Resources   Resources
+	// Versioning, when set, puts the target's interpreter worker in a
+	// Temporal Worker Deployment (versioning.go); nil leaves it
+	// unversioned.
+	Versioning *Versioning
 }
 
 // Pool is a runtime a target serves and its capacity.
@@ -106,7 +110,7 @@ func readDeployment(f *diag.File, root *yaml.Node, c *Config) {
 	}
 	seen := map[string]*yaml.Node{}
 	for _, tn := range f.Seq(top["targets"].Value, "targets") {
-		tm := f.Mapping(tn, "target", []string{"id", "kind", "description", "queue_prefix", "image", "namespace", "replicas", "pools", "resources"})
+		tm := f.Mapping(tn, "target", []string{"id", "kind", "description", "queue_prefix", "image", "namespace", "replicas", "pools", "resources", "versioning"})
 		if tn.Kind != yaml.MappingNode {
 			continue
 		}
@@ -132,6 +136,7 @@ func readDeployment(f *diag.File, root *yaml.Node, c *Config) {
 			t.Description = s.V
 		}
 		t.QueuePrefix = readQueuePrefix(f, tm["queue_prefix"].Value)
+		t.Versioning = readVersioning(f, tm["versioning"].Value)
 		if s, ok := f.String(tm["image"].Value, "image"); ok {
 			t.Image = s.V
 		}
