@@ -43,6 +43,10 @@ type Options struct {
 	// StopTimeout is how long Stop lets running calls finish after polling
 	// stops; calls still running then are cancelled. 0 cancels them at once.
 	StopTimeout time.Duration
+	// Versioning, when set, registers the interpreter worker as a version
+	// of a Temporal Worker Deployment (versioning.go); pools stay
+	// unversioned.
+	Versioning *Versioning
 }
 
 // Host runs Temporal workers until Stop.
@@ -70,6 +74,9 @@ func Start(o Options) (*Host, error) {
 	if o.Workflows {
 		wo := WorkflowWorkerOptions(o.Identity)
 		wo.WorkerStopTimeout = o.StopTimeout
+		if err := o.Versioning.apply(&wo); err != nil {
+			return nil, err
+		}
 		w := worker.New(o.Client, workflows.WorkflowQueue(o.QueuePrefix), wo)
 		w.RegisterDynamicWorkflow(workflows.Interpreter, workflow.DynamicRegisterOptions{})
 		ctl := &Pollers{Client: o.Client}
@@ -98,6 +105,12 @@ func Start(o Options) (*Host, error) {
 				s.Stop()
 			}
 			return nil, fmt.Errorf("start worker: %w", err)
+		}
+	}
+	if o.Workflows {
+		if err := o.Versioning.bootstrap(context.Background(), o.Client, o.Logger); err != nil {
+			h.Stop()
+			return nil, err
 		}
 	}
 	if h.health != nil {
