@@ -231,6 +231,9 @@ type serveOptions struct {
 	capacity  map[string]int // per pool, from a deployment target; 0 or absent: the runner's own
 	health    *workers.Health
 	grace     time.Duration // Host.Stop lets running calls finish this long
+	// versioning registers the interpreter with Worker Versioning
+	// (versioning.go); nil: unversioned.
+	versioning *workers.Versioning
 }
 
 // serve starts the interpreter (when wf) and the named pools.
@@ -254,6 +257,7 @@ func (g *globals) serveWith(ctx context.Context, o serveOptions) (*workers.Host,
 	h, err := workers.Start(workers.Options{
 		Client: c, QueuePrefix: g.queuePrefix, Workflows: o.workflows, Runners: runners, Logger: g.logger(),
 		Metrics: g.metrics, Health: o.health, StopTimeout: o.grace, Capacity: o.capacity,
+		Versioning: o.versioning,
 	})
 	if err != nil {
 		c.Close()
@@ -276,6 +280,7 @@ func newWorkerCmd(g *globals) *cobra.Command {
 		target      string
 		noWorkflows bool
 		ops         opsFlags
+		vf          versioningFlags
 	)
 	c := &cobra.Command{
 		Use:   "worker",
@@ -307,8 +312,10 @@ them elsewhere), and the process exits 0.`,
 			defer stop()
 			ops.resolve()
 			so := serveOptions{workflows: !noWorkflows, grace: ops.grace}
+			var tgt *configs.Target
 			if target != "" {
 				t, prefix, err := g.deploymentTarget(target)
+				tgt = t
 				if err != nil {
 					return err
 				}
@@ -328,6 +335,11 @@ them elsewhere), and the process exits 0.`,
 				return err
 			}
 			so.pools = names
+			// The catalogue's digests join the build id once workers
+			// hold a catalogue; until then the binary's version alone.
+			if so.versioning, err = vf.resolve(tgt, nil); err != nil {
+				return err
+			}
 			var srv *workers.OpsServer
 			if ops.metricsAddr != "" {
 				g.metrics = workers.NewMetrics()
@@ -347,6 +359,9 @@ them elsewhere), and the process exits 0.`,
 			if srv != nil {
 				fmt.Fprintf(out, "  metrics   http://%s/metrics (and /livez, /readyz)\n", srv.Addr())
 			}
+			if v := so.versioning; v != nil && so.workflows {
+				fmt.Fprintf(out, "  version   %s (runs %s)\n", v, v.BehaviorName())
+			}
 			<-ctx.Done()
 			fmt.Fprintf(out, "stopping: polling stopped; running steps have %s to finish\n", ops.grace)
 			h.Stop()
@@ -358,6 +373,7 @@ them elsewhere), and the process exits 0.`,
 	c.Flags().StringVar(&target, "target", "", "take pools, capacity and queue prefix from this target of deployment.yaml")
 	c.Flags().BoolVar(&noWorkflows, "no-workflows", false, "do not serve the interpreter workflow")
 	ops.register(c)
+	vf.register(c)
 	return c
 }
 
