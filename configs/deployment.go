@@ -47,6 +47,10 @@ type Target struct {
 	// activities.Ceiling). Absent: the safe default, nothing beyond the
 	// pure tools and the sandboxes.
 	Ceiling Ceiling
+	// Versioning, when set, puts the target's interpreter worker in a
+	// Temporal Worker Deployment (versioning.go); nil leaves it
+	// unversioned.
+	Versioning *Versioning
 }
 
 // Ceiling is a target's `ceiling:` block: what its operator lets any run
@@ -124,7 +128,7 @@ func readDeployment(f *diag.File, root *yaml.Node, c *Config) {
 	}
 	seen := map[string]*yaml.Node{}
 	for _, tn := range f.Seq(top["targets"].Value, "targets") {
-		tm := f.Mapping(tn, "target", []string{"id", "kind", "description", "queue_prefix", "image", "namespace", "replicas", "pools", "resources", "ceiling"})
+		tm := f.Mapping(tn, "target", []string{"id", "kind", "description", "queue_prefix", "image", "namespace", "replicas", "pools", "resources", "ceiling", "versioning"})
 		if tn.Kind != yaml.MappingNode {
 			continue
 		}
@@ -142,6 +146,7 @@ func readDeployment(f *diag.File, root *yaml.Node, c *Config) {
 			t.Description = s.V
 		}
 		t.QueuePrefix = readQueuePrefix(f, tm["queue_prefix"].Value)
+		t.Versioning = readVersioning(f, tm["versioning"].Value)
 		if s, ok := f.String(tm["image"].Value, "image"); ok {
 			t.Image = s.V
 		}

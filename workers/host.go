@@ -54,6 +54,10 @@ type Options struct {
 	// activities.Ceiling); the zero value is the safe default: no shell,
 	// hosts, directories or environment.
 	Ceiling activities.Ceiling
+	// Versioning, when set, registers the interpreter worker as a version
+	// of a Temporal Worker Deployment (versioning.go); pools stay
+	// unversioned.
+	Versioning *Versioning
 }
 
 // Host runs Temporal workers until Stop.
@@ -81,6 +85,9 @@ func Start(o Options) (*Host, error) {
 	if o.Workflows {
 		wo := WorkflowWorkerOptions(o.Identity)
 		wo.WorkerStopTimeout = o.StopTimeout
+		if err := o.Versioning.apply(&wo); err != nil {
+			return nil, err
+		}
 		w := worker.New(o.Client, workflows.WorkflowQueue(o.QueuePrefix), wo)
 		eng := &workflows.Engine{Catalogue: o.Catalogue, AllowAdhoc: o.AllowAdhoc, Identity: o.Identity}
 		w.RegisterDynamicWorkflow(eng.Run, workflow.DynamicRegisterOptions{})
@@ -112,6 +119,12 @@ func Start(o Options) (*Host, error) {
 				s.Stop()
 			}
 			return nil, fmt.Errorf("start worker: %w", err)
+		}
+	}
+	if o.Workflows {
+		if err := o.Versioning.bootstrap(context.Background(), o.Client, o.Logger); err != nil {
+			h.Stop()
+			return nil, err
 		}
 	}
 	if h.health != nil {

@@ -1,3 +1,5 @@
+//go:build linux || windows
+
 package cuda
 
 import (
@@ -10,15 +12,6 @@ import (
 
 	"github.com/tars-engine/tars/activities/cuda/kernels"
 )
-
-// Device describes one GPU the runner uses.
-type Device struct {
-	Ordinal     int    `json:"ordinal"` // CUDA device ordinal (CUDA_VISIBLE_DEVICES applies)
-	Name        string `json:"name"`
-	MemoryTotal uint64 `json:"memory_total"`
-	MemoryFree  uint64 `json:"memory_free"` // when New ran, after the context and modules were created
-	Slots       int    `json:"slots"`       // calls it runs at once; see Capacity
-}
 
 // gpu is a device with its primary context and loaded kernels.
 type gpu struct {

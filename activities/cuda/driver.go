@@ -1,7 +1,8 @@
+//go:build linux || windows
+
 package cuda
 
 import (
-	"errors"
 	"fmt"
 	"runtime"
 	"strings"
@@ -9,18 +10,6 @@ import (
 
 	"github.com/ebitengine/purego"
 )
-
-// DefaultLibrary is the CUDA driver library New loads when Config.Library is
-// empty. The driver package installs it; the CUDA toolkit is not needed.
-const DefaultLibrary = "libcuda.so.1"
-
-// ErrNoDriver is wrapped by New's error when the CUDA driver library cannot be
-// loaded or is too old.
-var ErrNoDriver = errors.New("no CUDA driver")
-
-// ErrNoDevice is wrapped by New's error when the driver loads but there is no
-// GPU to use, and by call errors when every GPU has failed since.
-var ErrNoDevice = errors.New("no CUDA device")
 
 // CUresult values this package acts on (cuda.h).
 const (

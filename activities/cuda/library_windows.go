@@ -2,11 +2,18 @@
 
 package cuda
 
-import "errors"
+import "syscall"
 
-// The pool is built for Linux GPU workers; on Windows it refuses to start.
-var errNotLinux = errors.New("the cuda pool runs on Linux only")
+// DefaultLibrary is the CUDA driver library New loads when Config.Library is
+// empty: the NVIDIA driver installs nvcuda.dll in System32; the CUDA toolkit
+// is not needed. purego calls its functions as on Linux.
+const DefaultLibrary = "nvcuda.dll"
 
-func openLibrary(string) (uintptr, error) { return 0, errNotLinux }
+func openLibrary(path string) (uintptr, error) {
+	h, err := syscall.LoadLibrary(path)
+	return uintptr(h), err
+}
 
-func librarySymbol(uintptr, string) (uintptr, error) { return 0, errNotLinux }
+func librarySymbol(lib uintptr, name string) (uintptr, error) {
+	return syscall.GetProcAddress(syscall.Handle(lib), name)
+}

@@ -20,6 +20,10 @@ import (
 	"github.com/tars-engine/tars/activities/hyperlight/kvm"
 )
 
+// Built reports whether this build of the package can run guests: true on
+// Linux on x86-64, the only platform with KVM and x86-64 guests.
+const Built = true
+
 // Runner runs tool calls as guest functions in KVM micro-VMs. It
 // implements activities.Runner and is safe for concurrent use.
 type Runner struct {

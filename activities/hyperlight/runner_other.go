@@ -4,13 +4,19 @@ package hyperlight
 
 import (
 	"context"
-	"errors"
+	"fmt"
+	"runtime"
 
 	"github.com/tars-engine/tars/activities"
 )
 
+// Built reports whether this build of the package can run guests: micro-VMs
+// need KVM on Linux and the guests are x86-64, so elsewhere the pool is left
+// out and New fails.
+const Built = false
+
 // errUnsupported is what every entry point returns off Linux x86-64.
-var errUnsupported = errors.New("hyperlight: micro-VMs need Linux on x86-64 with /dev/kvm")
+var errUnsupported = fmt.Errorf("hyperlight: the pool is not built for %s/%s (micro-VMs need Linux on x86-64 with /dev/kvm)", runtime.GOOS, runtime.GOARCH)
 
 // Runner is unavailable on this platform; New always fails.
 type Runner struct{}

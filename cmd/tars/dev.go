@@ -270,6 +270,9 @@ type serveOptions struct {
 	// allowAdhoc: the interpreter also runs Plans sent with a run that
 	// are not in its catalogue (tars dev; tars worker --allow-adhoc).
 	allowAdhoc bool
+	// versioning registers the interpreter with Worker Versioning
+	// (versioning.go); nil: unversioned.
+	versioning *workers.Versioning
 }
 
 // serve starts the interpreter (when wf) and the named pools.
@@ -315,7 +318,7 @@ func (g *globals) serveWith(ctx context.Context, o serveOptions) (*workers.Host,
 	}
 	h, err := workers.Start(workers.Options{
 		Client: c, QueuePrefix: g.queuePrefix, Workflows: o.workflows, Runners: runners, Logger: g.logger(),
-		Catalogue: cat, AllowAdhoc: o.allowAdhoc,
+		Catalogue: cat, AllowAdhoc: o.allowAdhoc, Versioning: o.versioning,
 		Metrics: g.metrics, Health: o.health, StopTimeout: o.grace, Capacity: o.capacity, Ceiling: o.ceiling,
 	})
 	if err != nil {
@@ -342,6 +345,7 @@ func newWorkerCmd(g *globals) *cobra.Command {
 		allowAdhoc  bool
 		ops         opsFlags
 		ceiling     ceilingFlags
+		vf          versioningFlags
 	)
 	c := &cobra.Command{
 		Use:   "worker",
@@ -380,8 +384,10 @@ to it (--max-memory-mib replaces its memory_mib).`,
 			ops.resolve()
 			so := serveOptions{workflows: !noWorkflows, grace: ops.grace, allowAdhoc: allowAdhoc}
 			var base configs.Ceiling
+			var tgt *configs.Target
 			if target != "" {
 				t, prefix, err := g.deploymentTarget(target)
+				tgt = t
 				if err != nil {
 					return err
 				}
@@ -406,6 +412,21 @@ to it (--max-memory-mib replaces its memory_mib).`,
 				return err
 			}
 			so.pools = names
+			// The catalogue's digests join the build id once workers
+			// hold a catalogue; until then the binary's version alone.
+			// The build id names the binary and the catalogue's Plans: a
+			// new catalogue is a new version, ramped like new code.
+			var digests []string
+			if !noWorkflows {
+				cat, _, err := g.catalogue()
+				if err != nil {
+					return err
+				}
+				digests = cat.Digests()
+			}
+			if so.versioning, err = vf.resolve(tgt, digests); err != nil {
+				return err
+			}
 			var srv *workers.OpsServer
 			if ops.metricsAddr != "" {
 				g.metrics = workers.NewMetrics()
@@ -426,6 +447,9 @@ to it (--max-memory-mib replaces its memory_mib).`,
 			if srv != nil {
 				fmt.Fprintf(out, "  metrics   http://%s/metrics (and /livez, /readyz)\n", srv.Addr())
 			}
+			if v := so.versioning; v != nil && so.workflows {
+				fmt.Fprintf(out, "  version   %s (runs %s)\n", v, v.BehaviorName())
+			}
 			<-ctx.Done()
 			fmt.Fprintf(out, "stopping: polling stopped; running steps have %s to finish\n", ops.grace)
 			h.Stop()
@@ -439,6 +463,7 @@ to it (--max-memory-mib replaces its memory_mib).`,
 	c.Flags().BoolVar(&allowAdhoc, "allow-adhoc", false, "also run ad-hoc metascripts: Plans sent with a run (tars run FILE) that are not in this worker's catalogue; off by default, so that only the catalogue's metascripts run")
 	ops.register(c)
 	ceiling.register(c)
+	vf.register(c)
 	return c
 }
 

@@ -128,15 +128,41 @@ func TunedDynamicConfig() map[string]any {
 	}
 }
 
-// buildDynamicConfig returns the settings the server runs with: the tuned ones
-// if asked, then the caller's overrides. Every key and value is checked against
+// VersioningDynamicConfig returns what Temporal Worker Versioning needs, which
+// the dev server applies whether or not it is tuned (tars worker
+// --deployment-name, docs/deploy.md). Server v1.32.1 enables worker
+// deployment versions by default; they are set here anyway so that a server
+// upgrade that changes a default cannot silently turn rollouts off. The map is
+// new on every call.
+func VersioningDynamicConfig() map[string]any {
+	return map[string]any{
+		// Worker deployment versions (versioning v3): the Worker Deployment
+		// RPCs, the deployment and version entity workflows in the worker
+		// service, and version-aware routing in matching and history.
+		"system.enableDeploymentVersions": true,
+		// Versioning behaviors and overrides in the workflow APIs (start,
+		// describe, update options).
+		"frontend.workerVersioningWorkflowAPIs": true,
+		// A version that stops being current is "draining" while pinned runs
+		// remain open on it and "drained" once none does: the signal that its
+		// workers can stop. A cluster re-counts every 3 minutes, after a
+		// 3-minute grace for visibility to catch up; the dev server's
+		// visibility is its own SQLite database, current at once, so a few
+		// seconds make the rollout's last step visible while one watches.
+		"matching.wv.VersionDrainageStatusVisibilityGracePeriod": 5 * time.Second,
+		"matching.wv.VersionDrainageStatusRefreshInterval":       5 * time.Second,
+	}
+}
+
+// buildDynamicConfig returns the settings the server runs with: what
+// versioning needs, the tuned ones if asked, then the caller's overrides. Every key and value is checked against
 // the server's registry first: the server itself ignores an unknown key and
 // falls back to the default on a bad value, with at most a log line, so a typo
 // would silently undo a setting.
 func buildDynamicConfig(tuned bool, overrides map[string]any) (dynamicconfig.StaticClient, error) {
-	merged := map[string]any{}
+	merged := VersioningDynamicConfig()
 	if tuned {
-		merged = TunedDynamicConfig()
+		maps.Copy(merged, TunedDynamicConfig())
 	}
 	for k, v := range overrides {
 		// Keys are case-insensitive in the server; let an override replace a

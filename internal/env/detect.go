@@ -45,7 +45,7 @@ func Detect(p Probes) Report {
 	r.MemoryLimit = memoryLimit(p, r.MemoryBytes)
 
 	wg.Wait()
-	r.Pools = pools(r)
+	r.Pools = pools(r, p.built)
 	return r
 }
 
@@ -223,8 +223,9 @@ func detectWASM(p Probes) WASMInfo {
 }
 
 // pools decides which pools this machine can serve.
-func pools(r Report) []PoolStatus {
+func pools(r Report, built func(string) bool) []PoolStatus {
 	native := PoolStatus{Name: PoolNative, Available: true, Reason: "built-in Go tools"}
+	platform := r.OS + "/" + r.Arch
 
 	wasm := PoolStatus{Name: PoolWASM, Available: true, Reason: "wazero compiler"}
 	if !r.WASM.Compiler {
@@ -233,6 +234,8 @@ func pools(r Report) []PoolStatus {
 
 	hl := PoolStatus{Name: PoolHyperlight}
 	switch {
+	case !built(PoolHyperlight):
+		hl.Reason = "not built for " + platform + ": micro-VMs need Linux on x86-64 with KVM"
 	case r.OS != "linux":
 		hl.Reason = "needs Linux with KVM; this is " + r.OS
 	case r.Arch != "amd64":
@@ -245,7 +248,9 @@ func pools(r Report) []PoolStatus {
 	}
 
 	cuda := PoolStatus{Name: PoolCUDA}
-	if g := r.GPUs; g.Reason != "" || len(g.Devices) == 0 || !g.CUDADriver {
+	if !built(PoolCUDA) {
+		cuda.Reason = "not built for " + platform + ": NVIDIA's CUDA driver is for Linux and Windows"
+	} else if g := r.GPUs; g.Reason != "" || len(g.Devices) == 0 || !g.CUDADriver {
 		cuda.Reason = or(g.Reason, "no usable GPU")
 	} else {
 		cuda.Available = true

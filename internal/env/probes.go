@@ -36,6 +36,10 @@ type Probes struct {
 	// WASMCompiler compiles and runs a tiny module with wazero's compiler;
 	// nil error means the compiler works here.
 	WASMCompiler func() error
+	// Built reports whether this binary includes a pool's runtime (the
+	// pool packages' Built constants). Unlike the other probes, nil reads
+	// as "every pool built".
+	Built func(pool string) bool
 }
 
 // ErrNoNVML is wrapped by the NVML probe's error when the NVIDIA management
@@ -56,6 +60,7 @@ func RealProbes() Probes {
 		NVML:          nvmlProbe,
 		CUDADriver:    cudaDriverVersion,
 		WASMCompiler:  wasmCompiler,
+		Built:         poolBuilt,
 	}
 }
 
@@ -66,6 +71,10 @@ func (p Probes) readFile(name string) ([]byte, error) {
 		return nil, os.ErrNotExist
 	}
 	return p.ReadFile(name)
+}
+
+func (p Probes) built(pool string) bool {
+	return p.Built == nil || p.Built(pool)
 }
 
 func (p Probes) exists(name string) bool {

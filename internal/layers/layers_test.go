@@ -28,7 +28,7 @@ var layers = [][]string{
 	{"workflows/trace", "workers"},
 	// Not API: the embedded server, the benchmark harness, detection, the
 	// trace page.
-	{"internal/bench", "internal/devserver", "internal/env", "internal/tracepage"},
+	{"internal/bench", "internal/devserver", "internal/env", "internal/tracepage", "internal/blobstore"},
 	// Programs.
 	{"cmd/tars", "activities/cuda/cmd/cudacheck"},
 }

@@ -1,3 +1,5 @@
+//go:build linux || windows
+
 // Command cudacheck checks the cuda pool on a GPU machine: it starts the pool
 // the way a worker does, runs vector.topk and matmul on every GPU and on the
 // CPU reference, compares the results and prints timings. It needs the NVIDIA
