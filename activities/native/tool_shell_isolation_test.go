@@ -229,10 +229,14 @@ func TestShellRunsAsAnUnprivilegedUser(t *testing.T) {
 // command leaves behind is killed when the command exits, instead of
 // running on (and holding stdout, so that the call waited for it).
 func TestShellEndsLeftoverProcesses(t *testing.T) {
+	// The namespace's init is this test binary (/proc/self/exe); built with
+	// -race, its runtime sleeps up to a second before exiting, which keeps
+	// the namespace alive that long: the leftover waits 3 s, so only one
+	// that outlives init can write its file.
 	dir := writableDir(t)
 	late := filepath.Join(dir, "late")
 	r := New(Config{})
-	res, err := call(t, r, "shell", map[string]any{"argv": []string{"sh", "-c", `(sleep 1; touch "$1") & echo started`, "sh", late}},
+	res, err := call(t, r, "shell", map[string]any{"argv": []string{"sh", "-c", `(sleep 3; touch "$1") & echo started`, "sh", late}},
 		activities.Grants{Shell: true})
 	var appErr *temporal.ApplicationError
 	if errors.As(err, &appErr) && appErr.Type() == ErrIsolationUnavailable {
@@ -240,7 +244,7 @@ func TestShellEndsLeftoverProcesses(t *testing.T) {
 	}
 	require.NoError(t, err)
 	assert.Equal(t, "started\n", decodeOutput(t, res).(map[string]any)["stdout"])
-	assert.Never(t, func() bool { return fileExists(late) }, 2*time.Second, 50*time.Millisecond, "the background process outlived the command")
+	assert.Never(t, func() bool { return fileExists(late) }, 4*time.Second, 50*time.Millisecond, "the background process outlived the command")
 }
 
 func TestShellSettings(t *testing.T) {
