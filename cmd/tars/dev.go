@@ -275,11 +275,6 @@ type serveOptions struct {
 	versioning *workers.Versioning
 }
 
-// serve starts the interpreter (when wf) and the named pools.
-func (g *globals) serve(ctx context.Context, pools []string, wf bool) (*workers.Host, error) {
-	return g.serveWith(ctx, serveOptions{pools: pools, workflows: wf, allowAdhoc: true})
-}
-
 // serveWith starts what o says.
 func (g *globals) serveWith(ctx context.Context, o serveOptions) (*workers.Host, error) {
 	var cat *plan.Catalogue

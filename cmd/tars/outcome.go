@@ -97,15 +97,16 @@ func runEnding(ctx context.Context, c client.Client, id, runID string) (trace.En
 	}
 	runID = d.GetWorkflowExecutionInfo().GetExecution().GetRunId()
 	it := c.GetWorkflowHistory(ctx, id, runID, false, enumspb.HISTORY_EVENT_FILTER_TYPE_CLOSE_EVENT)
-	for it.HasNext() {
-		ev, err := it.Next()
-		if err != nil {
-			return trace.Ending{}, false
-		}
-		cfg := d.GetExecutionConfig()
-		return trace.EndingOf(ev, cfg.GetWorkflowExecutionTimeout().AsDuration(), cfg.GetWorkflowRunTimeout().AsDuration()), true
+	// The close-event filter yields one event: the run's close.
+	if !it.HasNext() {
+		return trace.Ending{}, false
 	}
-	return trace.Ending{}, false
+	ev, err := it.Next()
+	if err != nil {
+		return trace.Ending{}, false
+	}
+	cfg := d.GetExecutionConfig()
+	return trace.EndingOf(ev, cfg.GetWorkflowExecutionTimeout().AsDuration(), cfg.GetWorkflowRunTimeout().AsDuration()), true
 }
 
 // stateFromHistory is the step states of a closed run as its trace derives
