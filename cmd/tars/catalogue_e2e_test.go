@@ -314,7 +314,7 @@ func waitStep(t *testing.T, c client.Client, id, step, status string) {
 func TestOfficialCLIStartsByType(t *testing.T) {
 	bin := temporalCLI()
 	if bin == "" {
-		t.Skip("the official temporal CLI is not installed (go install github.com/temporalio/cli/cmd/temporal@v1.5.1; .ci/run installs it)")
+		t.Skip("the official temporal CLI is not installed (go install github.com/temporalio/cli/cmd/temporal@v1.5.1, or CI_TEMPORAL_CLI=1 .ci/run); it ran on the dev VM with v1.5.1")
 	}
 	e := newTestEnv(t)
 	e.serveCatalogue(false)
