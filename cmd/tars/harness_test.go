@@ -93,7 +93,7 @@ func newTestEnvCeiling(t testing.TB, ceiling activities.Ceiling, pools ...string
 // startWorkers starts (or restarts) the host with the given pools.
 func (e *testEnv) startWorkers(wf bool, pools ...string) {
 	e.t.Helper()
-	h, err := e.g.serveWith(context.Background(), serveOptions{pools: pools, workflows: wf, ceiling: e.ceiling})
+	h, err := e.g.serveWith(context.Background(), serveOptions{pools: pools, workflows: wf, ceiling: e.ceiling, allowAdhoc: true})
 	require.NoError(e.t, err)
 	e.host = h
 }
