@@ -389,12 +389,16 @@ func TestScheduleStartsRunsByName(t *testing.T) {
 	assert.Contains(t, out, "schedule "+id+" created")
 	t.Cleanup(func() { _, _, _ = e.cli("schedule", "delete", id) })
 
-	out, _, err = e.cli("schedule", "list", "-o", "json")
-	require.NoError(t, err)
-	assert.Contains(t, out, `"metascript": "release-notes"`)
+	// Schedules are listed through visibility, which catches up shortly.
+	require.Eventually(t, func() bool {
+		out, _, err := e.cli("schedule", "list", "-o", "json")
+		return err == nil && strings.Contains(out, `"metascript": "release-notes"`) && strings.Contains(out, id)
+	}, 30*time.Second, 250*time.Millisecond, "tars schedule list shows it")
 
 	h := e.c.ScheduleClient().GetHandle(context.Background(), id)
-	require.NoError(t, h.Trigger(context.Background(), client.ScheduleTriggerOptions{}))
+	// The schedule's own workflow may not be up the instant create returns.
+	require.Eventually(t, func() bool { return h.Trigger(context.Background(), client.ScheduleTriggerOptions{}) == nil },
+		30*time.Second, 200*time.Millisecond, "trigger the schedule")
 	var runID string
 	require.Eventually(t, func() bool {
 		d, err := h.Describe(context.Background())
@@ -412,9 +416,10 @@ func TestScheduleStartsRunsByName(t *testing.T) {
 
 	_, _, err = e.cli("schedule", "delete", id)
 	require.NoError(t, err)
-	out, _, err = e.cli("schedule", "list", "-o", "json")
-	require.NoError(t, err)
-	assert.NotContains(t, out, id)
+	require.Eventually(t, func() bool {
+		out, _, err := e.cli("schedule", "list", "-o", "json")
+		return err == nil && !strings.Contains(out, id)
+	}, 30*time.Second, 250*time.Millisecond, "a deleted schedule is no longer listed")
 	_, _, err = e.cli("schedule", "create", "release-notes")
 	assert.ErrorContains(t, err, "--cron")
 }

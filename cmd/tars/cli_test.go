@@ -15,7 +15,7 @@ import (
 )
 
 func inputsPlan() *plan.Plan {
-	return &plan.Plan{Name: "p", Inputs: []plan.Input{{Name: "text", Type: "string"}, {Name: "n", Type: "int"}}}
+	return &plan.Plan{Name: "p", Inputs: []plan.Input{{Name: "text", Type: "string"}, {Name: "n", Type: "int"}, {Name: "list", Type: "list"}}}
 }
 
 func TestInputsFileAcceptsJSONSurrogatePairs(t *testing.T) {

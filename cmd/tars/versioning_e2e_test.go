@@ -32,7 +32,7 @@ func TestVersionedRollout(t *testing.T) {
 	require.NotEqual(t, v1.BuildID, v2.BuildID, "a new catalogue digest is a new build id")
 
 	startInterpreter := func(v *workers.Versioning, identity string) {
-		h, err := workers.Start(workers.Options{Client: e.c, QueuePrefix: e.g.queuePrefix, Workflows: true,
+		h, err := workers.Start(workers.Options{Client: e.c, QueuePrefix: e.g.queuePrefix, Workflows: true, AllowAdhoc: true,
 			Identity: identity, Logger: e.g.logger(), Versioning: v})
 		require.NoError(t, err, "start %s", v)
 		t.Cleanup(h.Stop)
