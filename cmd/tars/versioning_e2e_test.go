@@ -70,8 +70,14 @@ func TestVersionedRollout(t *testing.T) {
 	}, 30*time.Second, 100*time.Millisecond, "v2 registered by its pollers")
 	// Ramp first (a share of new runs), then promote: the rollout of
 	// docs/deploy.md, through tars deployment.
-	out, _, err := e.cli("deployment", "ramp", dep, v2.BuildID, "10")
-	require.NoError(t, err, out)
+	// The server refuses the ramp until v2's pollers have been seen on
+	// every task queue of the current version; that lags registration.
+	var out string
+	var err error
+	require.Eventually(t, func() bool {
+		out, _, err = e.cli("deployment", "ramp", dep, v2.BuildID, "10")
+		return err == nil
+	}, 30*time.Second, 250*time.Millisecond, "ramp v2")
 	out, _, err = e.cli("deployment", "describe", dep)
 	require.NoError(t, err, out)
 	assert.Contains(t, out, "current  "+v1.BuildID)
