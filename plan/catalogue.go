@@ -152,3 +152,16 @@ func (c *Catalogue) Len() int {
 	}
 	return len(c.byName)
 }
+
+// Listing names each Plan as name@short-digest, for messages ("empty"
+// when the catalogue holds none).
+func (c *Catalogue) Listing() string {
+	var out []string
+	for _, e := range c.Entries() {
+		out = append(out, e.Name+"@"+ShortDigest(e.Digest))
+	}
+	if len(out) == 0 {
+		return "empty"
+	}
+	return strings.Join(out, ", ")
+}

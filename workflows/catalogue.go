@@ -251,24 +251,13 @@ func (e *Engine) waitForDigest(ctx workflow.Context, inputs json.RawMessage, spe
 	name := workflow.GetInfo(ctx).WorkflowType.Name
 	wait := time.Duration(2<<min(spec.Waited, 5)) * time.Second // 2 s … 64 s
 	workflow.SetCurrentDetails(ctx, fmt.Sprintf("**waiting**: no worker seen so far serves plan **%s** with digest `%s` (%s has %s). The run starts when a worker whose catalogue holds that digest takes it; checked again in %s.",
-		name, spec.Digest, e.who(), strings.Join(shortDigests(e.Catalogue), ", "), wait))
+		name, spec.Digest, e.who(), e.Catalogue.Listing(), wait))
 	workflow.GetLogger(ctx).Warn("waiting for a worker that serves the run's plan", "plan", name, "digest", spec.Digest)
 	if err := workflow.Sleep(ctx, wait); err != nil {
 		return err
 	}
 	spec.Waited++
 	return workflow.NewContinueAsNewError(ctx, name, inputs, spec)
-}
-
-func shortDigests(c *plan.Catalogue) []string {
-	var out []string
-	for _, en := range c.Entries() {
-		out = append(out, en.Name+"@"+plan.ShortDigest(en.Digest))
-	}
-	if len(out) == 0 {
-		return []string{"no catalogue"}
-	}
-	return out
 }
 
 // Spec is what the run continues as new with, or starts a child with:

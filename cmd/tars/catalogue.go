@@ -235,20 +235,9 @@ func (g *globals) planByDigest(name, digest string) (*plan.Plan, error) {
 	}
 	e := cat.WithDigest(digest)
 	if e == nil || (name != "" && e.Name != name) {
-		return nil, fmt.Errorf("its Plan %s is not in this catalogue (%s): give --metascripts with the directory that holds that version", digest, strings.Join(shortEntries(cat), ", "))
+		return nil, fmt.Errorf("its Plan %s is not in this catalogue (%s): give --metascripts with the directory that holds that version", digest, cat.Listing())
 	}
 	return e.Plan, nil
-}
-
-func shortEntries(cat *plan.Catalogue) []string {
-	var out []string
-	for _, e := range cat.Entries() {
-		out = append(out, e.Name+"@"+plan.ShortDigest(e.Digest))
-	}
-	if len(out) == 0 {
-		out = []string{"empty"}
-	}
-	return out
 }
 
 // replayEngine is the interpreter tars replay checks histories against:
