@@ -187,12 +187,9 @@ func withDeployment(ctx context.Context, g *globals, name string, f func(context
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	c, err := g.dial(ctx)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	return f(ctx, c.WorkerDeploymentClient().GetHandle(name))
+	return g.withClient(ctx, func(c client.Client) error {
+		ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		return f(ctx, c.WorkerDeploymentClient().GetHandle(name))
+	})
 }

@@ -694,21 +694,19 @@ func newCancelCmd(g *globals) *cobra.Command {
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			c, err := g.dial(ctx)
-			if err != nil {
-				return err
-			}
-			defer c.Close()
-			if terminate {
-				err = c.TerminateWorkflow(ctx, args[0], "", reason)
-			} else {
-				err = c.CancelWorkflow(ctx, args[0], "")
-			}
-			if err != nil {
-				return fmt.Errorf("run %s: %w", args[0], err)
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "asked run %s to stop\n", args[0])
-			return nil
+			return g.withClient(ctx, func(c client.Client) error {
+				var err error
+				if terminate {
+					err = c.TerminateWorkflow(ctx, args[0], "", reason)
+				} else {
+					err = c.CancelWorkflow(ctx, args[0], "")
+				}
+				if err != nil {
+					return fmt.Errorf("run %s: %w", args[0], err)
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "asked run %s to stop\n", args[0])
+				return nil
+			})
 		},
 	}
 	c.Flags().BoolVar(&terminate, "terminate", false, "terminate instead of cancelling")
@@ -725,16 +723,15 @@ func newApproveCmd(g *globals) *cobra.Command {
 		Args:  cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			c, err := g.dial(ctx)
-			if err != nil {
-				return err
-			}
-			defer c.Close()
 			if by == "" {
 				by = os.Getenv("USER")
 			}
 			d := workflows.Decision{Step: args[1], Approved: !reject, By: by, Comment: comment}
-			res, err := decide(ctx, c, args[0], d)
+			var res workflows.DecisionResult
+			err := g.withClient(ctx, func(c client.Client) (err error) {
+				res, err = decide(ctx, c, args[0], d)
+				return err
+			})
 			if err != nil {
 				return err
 			}
