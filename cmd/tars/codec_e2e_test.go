@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -9,7 +8,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -311,10 +309,7 @@ func freePort(t *testing.T) int {
 // page; without it the page holds no plain value. Saves the screenshot as
 // docs/ui-codec.png with -update-golden.
 func TestWebUIDecodesThroughCodecServer(t *testing.T) {
-	chromium, err := exec.LookPath("chromium")
-	if err != nil {
-		t.Skip("chromium is not installed (apt-get install chromium; make test installs it)")
-	}
+	chromium := needChromium(t)
 	t.Setenv("TARS_CODEC_KEY_FILE", writeKeyFile(t, "k1"))
 
 	uiPort := freePort(t)
@@ -326,17 +321,7 @@ func TestWebUIDecodesThroughCodecServer(t *testing.T) {
 	defer s.close()
 
 	browser := func(page string, extra ...string) string {
-		args := append([]string{"--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-			"--disable-background-networking", "--disable-component-update", "--disable-sync",
-			"--user-data-dir=" + t.TempDir(), "--virtual-time-budget=20000", "--window-size=1400,1000", "--hide-scrollbars"}, extra...)
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-		defer cancel()
-		cmd := exec.CommandContext(ctx, chromium, append(args, page)...)
-		var stderr bytes.Buffer
-		cmd.Stderr = &stderr
-		out, err := cmd.Output()
-		require.NoError(t, err, "chromium: %s", stderr.String())
-		return string(out)
+		return string(headless(t, chromium, page, append([]string{"--virtual-time-budget=20000", "--window-size=1400,1000", "--hide-scrollbars"}, extra...)...))
 	}
 	runPage := func(e *testEnv, id string) string {
 		d, err := e.c.DescribeWorkflowExecution(context.Background(), id, "")

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/spf13/pflag"
+	commonpb "go.temporal.io/api/common/v1"
 	historypb "go.temporal.io/api/history/v1"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
@@ -301,19 +302,40 @@ func (s *storeFlags) describe() string {
 }
 
 // resolveStored reads a stored run input back into a fetched history, for
-// the trace (tracepage.ResolveStored).
+// the trace (tracepage.ResolveStored), decoded as storedValue decodes.
 func (g *globals) resolveStored(ctx context.Context, h *historypb.History) error {
 	in := h.GetEvents()[0].GetWorkflowExecutionStartedEventAttributes().GetInput()
-	stored := false
-	for _, p := range in.GetPayloads() {
-		stored = stored || blobstore.IsReference(p)
+	for i, p := range in.GetPayloads() {
+		if !blobstore.IsReference(p) {
+			continue
+		}
+		v, err := g.storedValue(ctx, p)
+		if err != nil {
+			return fmt.Errorf("run input: %w", err)
+		}
+		in.Payloads[i] = v
 	}
-	if !stored {
-		return nil
-	}
+	return nil
+}
+
+// storedValue reads a value stored outside the history back, decoded by the
+// payload codec when one is configured (the trace page's whole values).
+func (g *globals) storedValue(ctx context.Context, p *commonpb.Payload) (*commonpb.Payload, error) {
 	d, err := g.storeDriver(ctx)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	return blobstore.ResolveStartInput(ctx, d, h)
+	v, err := blobstore.Resolve(ctx, d, p)
+	if err != nil {
+		return nil, err
+	}
+	pc, err := g.payloadCodec()
+	if err != nil || pc == nil {
+		return v, err
+	}
+	out, err := pc.Decode([]*commonpb.Payload{v})
+	if err != nil {
+		return nil, withCodecHint(err)
+	}
+	return out[0], nil
 }

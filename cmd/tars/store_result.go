@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"unicode/utf8"
 
 	"go.temporal.io/sdk/client"
 
@@ -14,11 +13,9 @@ import (
 )
 
 // previewMax is the longest output tars result prints whole without
-// --full; a longer one shows its size and its first previewLen bytes.
-const (
-	previewMax = 1 << 10
-	previewLen = 200
-)
+// --full; a longer one shows its size and its first
+// workflows.PreviewBytes bytes, as the trace does.
+const previewMax = 1 << 10
 
 // fullOutputs makes printOutputs print values whole (tars result --full).
 var fullOutputs bool
@@ -34,18 +31,7 @@ func outputText(v any, full bool) string {
 	if full || len(s) <= previewMax {
 		return s
 	}
-	return fmt.Sprintf("[%s] %s… (tars result --full, or --step STEP, prints it whole)", blobstore.FormatSize(int64(len(s))), preview(s, previewLen))
-}
-
-// preview is the first n bytes of s, cut at a rune boundary.
-func preview(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n]
+	return fmt.Sprintf("[%s] %s (tars result --full, or --step STEP, prints it whole)", blobstore.FormatSize(int64(len(s))), workflows.Preview(s, workflows.PreviewBytes))
 }
 
 // printStepOutput prints one step's output whole, asked of the run.

@@ -188,7 +188,7 @@ func serveTracePage(ctx context.Context, g *globals, ip string, port int, hosts 
 func startTracePage(g *globals, ip string, port int, hosts []string) (string, func(), error) {
 	return tracepage.Start(ip, port, tracepage.Options{
 		Dial: g.dial, Namespace: g.namespace, Address: g.address,
-		UIBase: g.uiBase, Logger: g.logger(), Hosts: hosts,
+		UIBase: g.uiBase, Logger: g.logger(), Hosts: hosts, Value: g.storedValue,
 	})
 }
 

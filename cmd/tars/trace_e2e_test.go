@@ -7,7 +7,6 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -283,10 +282,7 @@ var reStepElem = regexp.MustCompile(`<g class="step[^"]*" data-step="([^"]+)" da
 // Chromium and reads every step's state from the DOM, then takes a
 // screenshot.
 func TestTracePageChromium(t *testing.T) {
-	chromium, err := exec.LookPath("chromium")
-	if err != nil {
-		t.Skip("chromium is not installed (apt-get install chromium; make test installs it)")
-	}
+	chromium := needChromium(t)
 	e := newTestEnv(t, "native")
 	e.g.uiURL = "http://ui.example:8233"
 	id := e.start(livePlan(), nil)
@@ -314,18 +310,7 @@ func TestTracePageChromium(t *testing.T) {
 	page := url + "/?run=" + id
 
 	browser := func(extra ...string) []byte {
-		args := append([]string{"--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-			"--disable-background-networking", "--disable-component-update", "--disable-sync",
-			"--user-data-dir=" + t.TempDir(), "--virtual-time-budget=5000"}, extra...)
-		args = append(args, page)
-		ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-		defer cancel()
-		cmd := exec.CommandContext(ctx, chromium, args...)
-		var stderr bytes.Buffer
-		cmd.Stderr = &stderr
-		out, err := cmd.Output()
-		require.NoError(t, err, "chromium: %s", stderr.String())
-		return out
+		return headless(t, chromium, page, append([]string{"--virtual-time-budget=5000"}, extra...)...)
 	}
 	dom := string(browser("--dump-dom"))
 	got := map[string]string{}

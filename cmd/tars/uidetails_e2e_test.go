@@ -1,12 +1,10 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -27,24 +25,6 @@ var (
 	// the iframe the Web UI renders a run's details in
 	reDetailsFrame = regexp.MustCompile(`<iframe[^>]*src="(/render\?content=[^"]*)"[^>]*id="user-metadata-details"`)
 )
-
-// headless runs Chromium on page and returns its stdout (the DOM with
-// --dump-dom).
-func headless(t *testing.T, chromium, page string, extra ...string) []byte {
-	t.Helper()
-	args := append([]string{"--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-		"--disable-background-networking", "--disable-component-update", "--disable-sync",
-		"--user-data-dir=" + t.TempDir()}, extra...)
-	args = append(args, page)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, chromium, args...)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	require.NoError(t, err, "chromium: %s", stderr.String())
-	return out
-}
 
 // detailsPlan has the shapes the details list shows: agents, a fallback
 // chain, needs and an on_error handler.
@@ -75,10 +55,7 @@ func detailsPlan() *plan.Plan {
 // are drawn as a list with one item a step, not as a padless table; the
 // screenshot is docs/ui-details.png (-update-golden writes it).
 func TestWebUIDetailsChromium(t *testing.T) {
-	chromium, err := exec.LookPath("chromium")
-	if err != nil {
-		t.Skip("chromium is not installed (apt-get install chromium; make test installs it)")
-	}
+	chromium := needChromium(t)
 	if testing.Short() {
 		t.Skip("end-to-end: starts its own embedded Temporal server with the Web UI; run without -short")
 	}

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/johannesboyne/gofakes3"
@@ -19,6 +20,8 @@ import (
 	sdkpb "go.temporal.io/api/sdk/v1"
 	"go.temporal.io/sdk/converter"
 	"google.golang.org/protobuf/encoding/protojson"
+
+	"github.com/tars-engine/tars/workflows"
 )
 
 // backends returns one of each Backend this package has, fresh.
@@ -225,9 +228,11 @@ func TestResolveReference(t *testing.T) {
 	require.NoError(t, err)
 	data, err := protojson.Marshal(&sdkpb.ExternalStorageReference{DriverName: DriverName, ClaimData: claims[0].ClaimData})
 	require.NoError(t, err)
-	ref := &commonpb.Payload{Metadata: map[string][]byte{"encoding": []byte("json/protobuf"), "messageType": []byte(referenceType)}, Data: data}
+	ref := &commonpb.Payload{Metadata: map[string][]byte{"encoding": []byte("json/protobuf"), "messageType": []byte("temporal.api.sdk.v1.ExternalStorageReference")}, Data: data}
 	require.True(t, IsReference(ref))
 	require.False(t, IsReference(val))
+	// The reference carries the start of a plain value for the trace.
+	assert.Equal(t, `"the value"`, workflows.PayloadPreview(ref))
 
 	got, err := Resolve(ctx, d, ref)
 	require.NoError(t, err)
@@ -240,4 +245,24 @@ func TestResolveReference(t *testing.T) {
 	same, err := Resolve(ctx, nil, val)
 	require.NoError(t, err)
 	assert.Same(t, val, same)
+}
+
+// TestPreviewClaim: a stored plain value's reference holds its first
+// workflows.PreviewBytes bytes, cut on a rune boundary; an encoded
+// (encrypted) value's holds none, so no plaintext reaches the history.
+func TestPreviewClaim(t *testing.T) {
+	ctx := converter.StorageDriverStoreContext{Context: context.Background()}
+	d := NewDriver(DriverName, NewMemory(), 0)
+	long, err := converter.GetDefaultDataConverter().ToPayload(strings.Repeat("é", 1000))
+	require.NoError(t, err)
+	secret := &commonpb.Payload{Metadata: map[string][]byte{"encoding": []byte("binary/encrypted")}, Data: []byte("ciphertext")}
+	claims, err := d.Store(ctx, []*commonpb.Payload{long, secret})
+	require.NoError(t, err)
+	p := claims[0].ClaimData[workflows.PreviewClaim]
+	assert.True(t, strings.HasPrefix(p, `"éé`), p)
+	assert.True(t, strings.HasSuffix(p, "…"), p)
+	assert.LessOrEqual(t, len(p), workflows.PreviewBytes+len("…"))
+	assert.True(t, utf8.ValidString(p))
+	_, has := claims[1].ClaimData[workflows.PreviewClaim]
+	assert.False(t, has, "an encrypted value has no preview")
 }

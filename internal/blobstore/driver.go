@@ -8,6 +8,8 @@ import (
 	commonpb "go.temporal.io/api/common/v1"
 	"go.temporal.io/sdk/converter"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/tars-engine/tars/workflows"
 )
 
 // Driver names. A driver's name is written into every reference it makes,
@@ -86,7 +88,13 @@ func (d *Driver) Store(ctx converter.StorageDriverStoreContext, payloads []*comm
 			if err := d.backend.Put(ctx.Context, key, b); err != nil {
 				return fmt.Errorf("store %s: %w", key, err)
 			}
-			claims[i] = converter.StorageDriverClaim{ClaimData: map[string]string{claimSHA256: key, claimSize: strconv.Itoa(len(b))}}
+			claim := map[string]string{claimSHA256: key, claimSize: strconv.Itoa(len(b))}
+			if string(p.GetMetadata()["encoding"]) == "json/plain" {
+				// A plain value (no codec) is in the clear wherever it is;
+				// its first bytes go into the reference for the trace.
+				claim[workflows.PreviewClaim] = workflows.Preview(string(p.GetData()), workflows.PreviewBytes)
+			}
+			claims[i] = converter.StorageDriverClaim{ClaimData: claim}
 			return nil
 		})
 		if err != nil {

@@ -20,11 +20,14 @@ import (
 	"sync"
 	"time"
 
+	commonpb "go.temporal.io/api/common/v1"
 	enumspb "go.temporal.io/api/enums/v1"
+	historypb "go.temporal.io/api/history/v1"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 
 	"github.com/tars-engine/tars/internal/hostcheck"
+	"github.com/tars-engine/tars/workflows"
 	"github.com/tars-engine/tars/workflows/trace"
 )
 
@@ -47,6 +50,10 @@ type Options struct {
 	// Hosts are the host names (besides localhost and the addresses the
 	// page listens on) that requests may name in their Host header.
 	Hosts []string
+	// Value reads the whole value a payload of a history holds: a stored
+	// one from external storage, decoded by the payload codec if one is
+	// in use. Nil: the page serves only values held in the history.
+	Value func(ctx context.Context, p *commonpb.Payload) (*commonpb.Payload, error)
 }
 
 // tracePage serves the trace page and its JSON API:
@@ -55,6 +62,10 @@ type Options struct {
 //	GET /api/runs         recent runs of the namespace (?q= a visibility query)
 //	GET /api/runs/{id}    a run's trace, merged with its live state while it
 //	                      runs (?run_id= picks a run other than the latest)
+//	GET /api/value/{id}   a value of the run whole (?run_id=, ?event= the
+//	                      event that holds it: an activity's result or
+//	                      input, the run's input or result), fetched from
+//	                      external storage when stored there
 type tracePage struct {
 	o   Options
 	log *slog.Logger
@@ -132,6 +143,7 @@ func (p *tracePage) routes() http.Handler {
 	mux.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(static)))
 	mux.HandleFunc("GET /api/runs", p.listRuns)
 	mux.HandleFunc("GET /api/runs/{id...}", p.getRun)
+	mux.HandleFunc("GET /api/value/{id...}", p.getValue)
 	return mux
 }
 
@@ -283,4 +295,81 @@ func (p *tracePage) getRun(w http.ResponseWriter, r *http.Request) {
 		p.mu.Unlock()
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"trace": t, "ui": p.links(wid, rh.RunID), "fetched_at": time.Now()})
+}
+
+// getValue serves one value of a run whole: the payload of the event the
+// query names, read back from external storage when the history holds a
+// reference. It answers the JSON of the value as the history (or the
+// store) holds it; an activity's result is {"output": ...}.
+func (p *tracePage) getValue(w http.ResponseWriter, r *http.Request) {
+	wid, rid := r.PathValue("id"), r.URL.Query().Get("run_id")
+	eventID, err := strconv.ParseInt(r.URL.Query().Get("event"), 10, 64)
+	if wid == "" || err != nil || eventID <= 0 {
+		writeError(w, http.StatusBadRequest, errors.New("want /api/value/WORKFLOW_ID?event=EVENT_ID[&run_id=RUN_ID]"))
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), time.Minute)
+	defer cancel()
+	c, err := p.client(ctx)
+	if err != nil {
+		writeError(w, http.StatusBadGateway, err)
+		return
+	}
+	var ev *historypb.HistoryEvent
+	it := c.GetWorkflowHistory(ctx, wid, rid, false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	for ev == nil && it.HasNext() {
+		e, err := it.Next()
+		if err != nil {
+			writeError(w, http.StatusNotFound, fmt.Errorf("run %s: %w", wid, err))
+			return
+		}
+		if e.GetEventId() == eventID {
+			ev = e
+		}
+	}
+	if ev == nil {
+		writeError(w, http.StatusNotFound, fmt.Errorf("run %s has no event %d", wid, eventID))
+		return
+	}
+	payload := eventValue(ev)
+	if payload == nil {
+		writeError(w, http.StatusNotFound, fmt.Errorf("event %d of run %s (%s) holds no value", eventID, wid, ev.GetEventType()))
+		return
+	}
+	if _, stored := workflows.StoredReference(payload); stored {
+		if p.o.Value == nil {
+			writeError(w, http.StatusNotImplemented, errors.New("the value is in external storage, which this trace page is not configured to read (docs/large-values.md)"))
+			return
+		}
+		if payload, err = p.o.Value(ctx, payload); err != nil {
+			writeError(w, http.StatusBadGateway, err)
+			return
+		}
+	}
+	if enc := string(payload.GetMetadata()["encoding"]); enc != "json/plain" {
+		writeError(w, http.StatusUnsupportedMediaType, fmt.Errorf("the value is %s, not JSON (encrypted without a codec configured?)", enc))
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	_, _ = w.Write(payload.GetData())
+}
+
+// eventValue is the first value an event holds, or nil.
+func eventValue(e *historypb.HistoryEvent) *commonpb.Payload {
+	var ps *commonpb.Payloads
+	switch {
+	case e.GetActivityTaskCompletedEventAttributes() != nil:
+		ps = e.GetActivityTaskCompletedEventAttributes().GetResult()
+	case e.GetActivityTaskScheduledEventAttributes() != nil:
+		ps = e.GetActivityTaskScheduledEventAttributes().GetInput()
+	case e.GetWorkflowExecutionStartedEventAttributes() != nil:
+		ps = e.GetWorkflowExecutionStartedEventAttributes().GetInput()
+	case e.GetWorkflowExecutionCompletedEventAttributes() != nil:
+		ps = e.GetWorkflowExecutionCompletedEventAttributes().GetResult()
+	}
+	if len(ps.GetPayloads()) == 0 {
+		return nil
+	}
+	return ps.GetPayloads()[0]
 }

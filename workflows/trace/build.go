@@ -8,7 +8,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	commonpb "go.temporal.io/api/common/v1"
 	enumspb "go.temporal.io/api/enums/v1"
@@ -268,10 +267,17 @@ func (b *builder) event(e *historypb.HistoryEvent) {
 			act.OutputStored = payloadStored(a.GetResult())
 			if act.Step != "" {
 				var r struct {
+					Output  json.RawMessage    `json:"output"`
 					Metrics map[string]float64 `json:"metrics"`
 				}
-				if decodePayloads(a.GetResult(), &r) == nil && len(r.Metrics) > 0 {
-					act.Metrics = r.Metrics
+				switch {
+				case decodePayloads(a.GetResult(), &r) == nil:
+					if len(r.Metrics) > 0 {
+						act.Metrics = r.Metrics
+					}
+					act.OutputPreview = workflows.Preview(string(r.Output), workflows.PreviewBytes)
+				case act.OutputStored:
+					act.OutputPreview = workflows.ResultPreview(a.GetResult().GetPayloads()[0])
 				}
 			}
 			if act.Agent != nil {
@@ -1092,7 +1098,7 @@ func agentDecision(id string, input *commonpb.Payloads) *AgentDecision {
 	if decodePayloads(input, &c) == nil {
 		d.Agent = c.Agent
 		if isTool {
-			d.Args = cut(string(c.Args), 160)
+			d.Args = workflows.Preview(string(c.Args), 160)
 		} else {
 			var m struct {
 				Model struct {
@@ -1116,7 +1122,7 @@ func agentResult(d *AgentDecision, result *commonpb.Payloads) {
 		return
 	}
 	if d.Kind == "tool" {
-		d.Result = cut(string(r.Output), 160)
+		d.Result = workflows.Preview(string(r.Output), 160)
 		return
 	}
 	var m struct {
@@ -1140,18 +1146,7 @@ func agentResult(d *AgentDecision, result *commonpb.Payloads) {
 		d.Asked = append(d.Asked, c.Name)
 	}
 	if len(m.ToolCalls) == 0 {
-		d.Answer = cut(m.Content, 160)
+		d.Answer = workflows.Preview(m.Content, 160)
 	}
 	d.Tokens = m.Usage.Total
-}
-
-// cut shortens s to about n bytes on a rune boundary.
-func cut(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n] + "…"
 }

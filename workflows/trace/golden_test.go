@@ -305,6 +305,12 @@ func TestTreeAndJSON(t *testing.T) {
 	assert.Contains(t, out, "[cuda→native: no live pollers]")
 	assert.Contains(t, out, "similar@native  completed  attempt 1/3")
 	assert.Contains(t, out, "totals by runtime")
+	// Each tool activity shows the start of its output, without the
+	// result's {"output": wrapper.
+	a := tr.Steps[1].Activities[0]
+	require.NotEmpty(t, a.OutputPreview)
+	assert.False(t, strings.HasPrefix(a.OutputPreview, `{"output":`), a.OutputPreview)
+	assert.Contains(t, out, "out: "+oneLine(a.OutputPreview, 120))
 
 	b.Reset()
 	require.NoError(t, WriteJSON(&b, tr))

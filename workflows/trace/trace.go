@@ -204,6 +204,10 @@ type Activity struct {
 	// the stored value's, and `tars result RUN --step STEP` fetches it.
 	InputStored  bool `json:"input_stored,omitempty"`
 	OutputStored bool `json:"output_stored,omitempty"`
+	// OutputPreview is the start of the output (workflows.PreviewBytes of
+	// its JSON), for a stored value too when the store kept a preview;
+	// "" when the output is encrypted or there is none.
+	OutputPreview string `json:"output_preview,omitempty"`
 	// Metrics are the pool figures from Result.Metrics.
 	Metrics map[string]float64 `json:"metrics,omitempty"`
 	// Agent is set on the activities of a reason step's agent loop: what

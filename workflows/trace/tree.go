@@ -306,6 +306,8 @@ func activityText(a *Activity) string {
 	}
 	if d := a.Agent; d != nil {
 		b.WriteString("\n" + agentText(d, a))
+	} else if a.OutputPreview != "" {
+		b.WriteString("\nout: " + oneLine(a.OutputPreview, 120))
 	}
 	if a.LastFailure != "" {
 		fmt.Fprintf(&b, "\nattempt %d failed: %s", a.Attempt-1, oneLine(a.LastFailure, 200))

@@ -402,6 +402,12 @@ function tooltip(s, rt) {
   return l.join("\n");
 }
 
+// valueURL fetches one value of the run whole (the output an activity's
+// completion event holds), from external storage when it is stored there.
+function valueURL(t, eventID) {
+  return "/api/value/" + encodeURIComponent(t.workflow_id) + "?event=" + eventID + (t.run_id ? "&run_id=" + encodeURIComponent(t.run_id) : "");
+}
+
 function select(id) {
   const t = view.data && view.data.trace;
   const s = t && t.steps.find((x) => x.id === id);
@@ -479,6 +485,8 @@ function select(id) {
           ["queued", a.queued_ms ? esc(dur(a.queued_ms)) : ""],
           ["ran", a.ran_ms ? esc(dur(a.ran_ms)) : ""],
           ["sizes", esc("in " + bytes(a.input_bytes) + (a.input_stored ? " (stored outside the history)" : "") + (a.output_bytes ? " · out " + bytes(a.output_bytes) + (a.output_stored ? " (stored outside the history)" : "") : ""))],
+          ["output", a.output_preview || (a.status === "completed" && a.output_bytes) ? '<code class="preview" data-output-preview>' + esc(a.output_preview || "") + "</code> " +
+            '<a data-whole-value href="' + esc(valueURL(t, a.closed_event_id)) + '" target="_blank" rel="noopener">whole value (' + esc(bytes(a.output_bytes)) + ")</a>" : ""],
           ["pool", esc(m)],
           ["last failure", a.last_failure ? '<span class="err">' + esc(a.last_failure) + "</span>" : ""],
           ["failure", a.failure ? '<span class="err">' + esc(a.failure) + "</span>" : ""],
