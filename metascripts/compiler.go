@@ -42,7 +42,7 @@ type compiler struct {
 	// that a broken closure is not also reported at each call.
 	closureNames []string
 	policy       plan.Policy
-	policyNodes  map[string]diag.Field
+	policyNodes  diag.Fields
 
 	steps   []*stepInfo
 	byID    map[string]*stepInfo
@@ -87,13 +87,13 @@ func (s *session) compile(path string, src []byte, stack []string) (*plan.Plan, 
 		return nil, f.Diags.Err()
 	}
 	c.readHeader(top)
-	c.readInputs(top["inputs"].Value)
-	c.readClosures(top["closures"].Value)
-	c.readAgents(top["agents"].Value)
-	c.readPolicy(top["policy"].Value)
-	c.readSteps(top["steps"].Value)
+	c.readInputs(top.Get("inputs").Value)
+	c.readClosures(top.Get("closures").Value)
+	c.readAgents(top.Get("agents").Value)
+	c.readPolicy(top.Get("policy").Value)
+	c.readSteps(top.Get("steps").Value)
 	c.buildGraph()
-	c.readOutputs(top["outputs"].Value)
+	c.readOutputs(top.Get("outputs").Value)
 	c.checkExpressions()
 	children := c.compileCalls()
 	if err := f.Diags.Err(); err != nil {
@@ -112,13 +112,13 @@ func canonical(path string) string {
 
 // fields reads a mapping against a grammar object: unknown keys get a "did
 // you mean", missing required keys are reported at the mapping.
-func (c *compiler) fields(n *yaml.Node, o *object, what string) map[string]diag.Field {
-	fs := c.f.Mapping(n, what, o.keys())
+func (c *compiler) fields(n *yaml.Node, o *object, what string) diag.Fields {
+	fs := c.f.Fields(n, what, o.keys())
 	if n == nil || n.Kind != yaml.MappingNode {
 		return fs
 	}
 	for _, r := range o.required {
-		if _, ok := fs[r]; !ok {
+		if _, ok := fs.Lookup(r); !ok {
 			msg := "missing key " + r + " in " + what
 			if d := o.field(r).doc; d != "" {
 				msg += " (" + strings.TrimSuffix(d, ".") + ")"
@@ -129,18 +129,18 @@ func (c *compiler) fields(n *yaml.Node, o *object, what string) map[string]diag.
 	return fs
 }
 
-func (c *compiler) readHeader(top map[string]diag.Field) {
-	if s, ok := c.f.String(top["metascript"].Value, "metascript"); ok {
+func (c *compiler) readHeader(top diag.Fields) {
+	if s, ok := c.f.String(top.Get("metascript").Value, "metascript"); ok {
 		if namePattern.MatchString(s.V) {
 			c.name = s
 		} else {
 			c.f.Errorf(s.N, "metascript name %q must start with a letter and hold only letters, digits, '.', '_' and '-' (it becomes the Temporal workflow type)", s.V)
 		}
 	}
-	if s, ok := c.f.String(top["description"].Value, "description"); ok {
+	if s, ok := c.f.String(top.Get("description").Value, "description"); ok {
 		c.desc = strings.TrimSpace(s.V)
 	}
-	if s, ok := c.f.String(top["version"].Value, "version"); ok {
+	if s, ok := c.f.String(top.Get("version").Value, "version"); ok {
 		c.version = s.V
 	}
 }
@@ -174,25 +174,25 @@ func (c *compiler) readInputs(n *yaml.Node) {
 		c.inputs[name.V] = d
 		c.inOrder = append(c.inOrder, name.V)
 		fs := c.fields(e.Value, inputObj, "input "+name.V)
-		if t, ok := c.f.Enum(fs["type"].Value, "type", expr.TypeNames); ok {
+		if t, ok := c.f.Enum(fs.Get("type").Value, "type", expr.TypeNames); ok {
 			d.in.Type = t
 		}
-		if b, ok := c.f.Bool(fs["required"].Value, "required"); ok {
+		if b, ok := c.f.Bool(fs.Get("required").Value, "required"); ok {
 			d.in.Required = b
 		}
-		if s, ok := c.f.String(fs["description"].Value, "description"); ok {
+		if s, ok := c.f.String(fs.Get("description").Value, "description"); ok {
 			d.in.Description = s.V
 		}
-		if b, ok := c.f.Bool(fs["secret"].Value, "secret"); ok && b {
+		if b, ok := c.f.Bool(fs.Get("secret").Value, "secret"); ok && b {
 			d.in.Secret = true
 			if d.in.Type != "string" {
-				c.f.Errorf(fs["secret"].Key, "secret input %s must have type string (its value comes from the worker's environment)", name.V)
+				c.f.Errorf(fs.Get("secret").Key, "secret input %s must have type string (its value comes from the worker's environment)", name.V)
 			}
-			if fs["default"].Value != nil {
-				c.f.Errorf(fs["default"].Key, "secret input %s cannot have a default: it would sit in the Plan", name.V)
+			if fs.Get("default").Value != nil {
+				c.f.Errorf(fs.Get("default").Key, "secret input %s cannot have a default: it would sit in the Plan", name.V)
 			}
 		}
-		if dv := fs["default"]; dv.Value != nil {
+		if dv := fs.Get("default"); dv.Value != nil {
 			if d.in.Required {
 				c.f.Errorf(dv.Key, "input %s is required, so its default would never be used; drop one of them", name.V)
 			}

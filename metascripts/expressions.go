@@ -208,7 +208,7 @@ func leadingSpace(s string) int { return len(s) - len(strings.TrimLeft(s, " \t\r
 func whatOf(s *site) string {
 	if s.step != nil {
 		for _, k := range []string{"when", "foreach"} {
-			if f := s.step.fields[k]; f.Value == s.n {
+			if f := s.step.fields.Get(k); f.Value == s.n {
 				return k
 			}
 		}

@@ -26,7 +26,7 @@ import (
 
 // readTool resolves a tool step's tool and runtime chain.
 func (c *compiler) readTool(st *stepInfo) {
-	t, ok := c.f.String(st.fields["tool"].Value, "tool")
+	t, ok := c.f.String(st.fields.Get("tool").Value, "tool")
 	if !ok {
 		return
 	}
@@ -48,7 +48,7 @@ func (c *compiler) readTool(st *stepInfo) {
 		c.f.Errorf(t.N, "unknown tool %q: no runtime offers it%s", name, diag.DidYouMean(name, c.allTools()))
 		return
 	}
-	rtField := st.fields["runtime"]
+	rtField := st.fields.Get("runtime")
 
 	switch {
 	case hasPrefix:

@@ -158,7 +158,13 @@ func (f *File) Pos(n *yaml.Node) string {
 	if n == nil {
 		return f.Name + ":1:1"
 	}
-	return f.Name + ":" + strconv.Itoa(n.Line) + ":" + strconv.Itoa(n.Column)
+	var buf [128]byte
+	b := append(buf[:0], f.Name...)
+	b = append(b, ':')
+	b = strconv.AppendInt(b, int64(n.Line), 10)
+	b = append(b, ':')
+	b = strconv.AppendInt(b, int64(n.Column), 10)
+	return string(b)
 }
 
 // LinePos formats n's position as "line:col", for "first defined at" notes.
@@ -207,6 +213,50 @@ func (f *File) Mapping(n *yaml.Node, what string, allowed []string) map[string]F
 			continue
 		}
 		out[k] = fl
+	}
+	return out
+}
+
+// Fields is a mapping's known fields in source order, with distinct keys.
+// A mapping holds a handful of keys: finding one by a scan costs less
+// than building a map for each.
+type Fields []Field
+
+// Get returns the field with key k (the zero Field when absent).
+func (fs Fields) Get(k string) Field {
+	for i := range fs {
+		if fs[i].Key.Value == k {
+			return fs[i]
+		}
+	}
+	return Field{}
+}
+
+// Lookup returns the field with key k and whether there is one.
+func (fs Fields) Lookup(k string) (Field, bool) {
+	for i := range fs {
+		if fs[i].Key.Value == k {
+			return fs[i], true
+		}
+	}
+	return Field{}, false
+}
+
+// Fields is Mapping returning the fields as Fields: the same checks and
+// faults, in the same order.
+func (f *File) Fields(n *yaml.Node, what string, allowed []string) Fields {
+	all := f.Entries(n, what)
+	out := all[:0]
+	for _, fl := range all {
+		k := fl.Key.Value
+		if !slices.Contains(allowed, k) {
+			f.Errorf(fl.Key, "unknown key %q in %s%s", k, what, DidYouMean(k, allowed))
+			continue
+		}
+		out = append(out, fl)
+	}
+	if len(out) == 0 {
+		return nil
 	}
 	return out
 }
