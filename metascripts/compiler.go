@@ -1,6 +1,7 @@
 package metascripts
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"path/filepath"
@@ -54,6 +55,9 @@ type compiler struct {
 	queue   chan *site // to the checking workers, while steps are read
 	workers sync.WaitGroup
 	lines   []int // byte offset of each line start, built on demand
+
+	jbuf  bytes.Buffer // where templateJSON and literalJSON write
+	arena []byte       // where the JSON they return is kept
 }
 
 type inputDecl struct {

@@ -271,7 +271,19 @@ func (f *File) Entries(n *yaml.Node, what string) []Field {
 		f.Errorf(n, "%s must be a mapping, not %s", what, Describe(n))
 		return nil
 	}
-	out := make([]Field, 0, len(n.Content)/2)
+	return f.AppendEntries(make([]Field, 0, len(n.Content)/2), n, what)
+}
+
+// AppendEntries is Entries appending the fields to out (which must be
+// empty), for a caller that has room for them.
+func (f *File) AppendEntries(out []Field, n *yaml.Node, what string) []Field {
+	if n == nil {
+		return out
+	}
+	if n.Kind != yaml.MappingNode {
+		f.Errorf(n, "%s must be a mapping, not %s", what, Describe(n))
+		return out
+	}
 	var seen map[string]*yaml.Node
 	if len(n.Content) > 16 {
 		seen = make(map[string]*yaml.Node, len(n.Content)/2)
