@@ -45,10 +45,13 @@ type compiler struct {
 	policy       plan.Policy
 	policyNodes  diag.Fields
 
-	steps   []*stepInfo
-	byID    map[string]*stepInfo
-	stepIDs []string
-	order   []int // topological order of steps (indices)
+	steps []*stepInfo
+	// planSteps holds the steps' plan.Step in declaration order: the
+	// Plan's Steps when that is also their topological order.
+	planSteps []plan.Step
+	byID      map[string]*stepInfo
+	stepIDs   []string
+	order     []int // topological order of steps (indices)
 
 	sites   []*site
 	checker *expr.Checker
@@ -243,7 +246,14 @@ func (c *compiler) assemble(src []byte, children map[string]*plan.Plan) *plan.Pl
 		Outputs:     c.outputs,
 		Policy:      c.policy,
 		Closures:    c.closures,
-		Steps:       make([]plan.Step, 0, len(c.steps)),
+	}
+	if inOrder(c.order) && len(c.order) == len(c.planSteps) {
+		p.Steps = c.planSteps
+	} else {
+		p.Steps = make([]plan.Step, 0, len(c.steps))
+		for _, i := range c.order {
+			p.Steps = append(p.Steps, *c.steps[i].step)
+		}
 	}
 	if len(children) > 0 {
 		p.Children = children
@@ -254,8 +264,15 @@ func (c *compiler) assemble(src []byte, children map[string]*plan.Plan) *plan.Pl
 	for _, id := range c.agentIDs {
 		p.Agents = append(p.Agents, *c.agents[id])
 	}
-	for _, i := range c.order {
-		p.Steps = append(p.Steps, c.steps[i].step)
-	}
 	return p
+}
+
+// inOrder reports whether order is 0, 1, 2, ...
+func inOrder(order []int) bool {
+	for k, i := range order {
+		if i != k {
+			return false
+		}
+	}
+	return true
 }

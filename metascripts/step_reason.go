@@ -273,7 +273,7 @@ func (c *compiler) readAgentTools(st *stepInfo, n *yaml.Node) []plan.AgentTool {
 			Description: desc, Parameters: params,
 		})
 		if slices.Contains(chain, plan.RuntimeNative) {
-			c.checkGrants(&stepInfo{step: plan.Step{Runtimes: chain}}, name, s.N)
+			c.checkGrants(&stepInfo{step: &plan.Step{Runtimes: chain}}, name, s.N)
 		}
 	}
 	if len(out) > 64 {

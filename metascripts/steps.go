@@ -43,7 +43,7 @@ type stepInfo struct {
 	kind   string
 	fields diag.Fields // the step's keys and values, by key
 	agent  *plan.Agent
-	step   plan.Step // what the Plan will hold
+	step   *plan.Step // what the Plan will hold, in the compiler's planSteps
 
 	needs     []diag.Str
 	preds     []int // needs, and the steps this one handles errors for
@@ -90,12 +90,13 @@ func (c *compiler) readSteps(n *yaml.Node) {
 	}
 	// Ids first, so that needs and on_error can refer forward.
 	infos := make([]stepInfo, len(items))
+	c.planSteps = make([]plan.Step, len(items))
 	c.steps = make([]*stepInfo, 0, len(items))
 	c.byID = make(map[string]*stepInfo, len(items))
 	c.stepIDs = make([]string, 0, len(items))
 	for i, sn := range items {
 		st := &infos[i]
-		st.idx, st.node = i, sn
+		st.idx, st.node, st.step = i, sn, &c.planSteps[i]
 		c.steps = append(c.steps, st)
 		st.fields = c.fields(sn, stepObj, "step")
 		if sn.Kind != yaml.MappingNode {
@@ -160,7 +161,7 @@ func (st *stepInfo) name() string {
 
 func (c *compiler) readStep(st *stepInfo) {
 	fl := st.fields
-	st.step = plan.Step{ID: st.id, Kind: st.kind, Pos: c.f.Pos(st.node), OnError: plan.OnError{Action: plan.OnErrorFail}}
+	*st.step = plan.Step{ID: st.id, Kind: st.kind, Pos: c.f.Pos(st.node), OnError: plan.OnError{Action: plan.OnErrorFail}}
 	if nf := notFor[st.kind]; nf != nil && anyIn(fl, nf) {
 		for _, sf := range stepObj.fields {
 			why, bad := nf[sf.name]
