@@ -61,6 +61,11 @@ type compiler struct {
 
 	jbuf  bytes.Buffer // where templateJSON and literalJSON write
 	arena []byte       // where the JSON they return is kept
+
+	offers    map[string][]string // offering, by tool
+	fieldRoom []diag.Field        // room for the fields of mappings read
+	siteRoom  []site              // room for sites
+	segs      []expr.Segment      // scratch for expr.SplitAppend
 }
 
 type inputDecl struct {
@@ -120,7 +125,16 @@ func canonical(path string) string {
 // fields reads a mapping against a grammar object: unknown keys get a "did
 // you mean", missing required keys are reported at the mapping.
 func (c *compiler) fields(n *yaml.Node, o *object, what string) diag.Fields {
-	fs := c.f.Fields(n, what, o.keys())
+	var room []diag.Field
+	if n != nil && n.Kind == yaml.MappingNode {
+		need := len(n.Content) / 2
+		if len(c.fieldRoom) < need {
+			c.fieldRoom = make([]diag.Field, max(need, 1024))
+		}
+		room = c.fieldRoom[:0:need]
+		c.fieldRoom = c.fieldRoom[need:]
+	}
+	fs := c.f.FieldsIn(room, n, what, o.keys())
 	if n == nil || n.Kind != yaml.MappingNode {
 		return fs
 	}

@@ -28,6 +28,9 @@ func (b bitset) or(o bitset) {
 func (c *compiler) buildGraph() {
 	// Resolve needs and on_error targets.
 	for _, st := range c.steps {
+		if len(st.needs) > 0 {
+			st.preds = make([]int, 0, len(st.needs))
+		}
 		for _, nd := range st.needs {
 			t := c.byID[nd.V]
 			switch {

@@ -36,7 +36,13 @@ type site struct {
 // addSite registers an expression. Once the checker exists (after the
 // step ids are known), sites are also handed to the checking workers, so
 // that CEL's parser runs on the other cores while the steps are read.
-func (c *compiler) addSite(s *site) {
+func (c *compiler) addSite(v site) {
+	if len(c.siteRoom) == 0 {
+		c.siteRoom = make([]site, 256)
+	}
+	s := &c.siteRoom[0]
+	c.siteRoom = c.siteRoom[1:]
+	*s = v
 	c.sites = append(c.sites, s)
 	if c.queue != nil {
 		c.queue <- s
@@ -69,7 +75,8 @@ func (c *compiler) templateSites(n *yaml.Node, st *stepInfo, what string, sc sco
 	if !strings.Contains(n.Value, "${") {
 		return true
 	}
-	segs, err := expr.Split(n.Value)
+	segs, err := expr.SplitAppend(c.segs[:0], n.Value)
+	c.segs = segs
 	if err != nil {
 		var se *expr.SyntaxError
 		if errors.As(err, &se) {
@@ -81,7 +88,7 @@ func (c *compiler) templateSites(n *yaml.Node, st *stepInfo, what string, sc sco
 	}
 	for _, sg := range segs {
 		if sg.IsExpr {
-			c.addSite(&site{step: st, n: n, src: sg.Expr, off: sg.Offset, sc: sc})
+			c.addSite(site{step: st, n: n, src: sg.Expr, off: sg.Offset, sc: sc})
 		}
 	}
 	return true
@@ -101,10 +108,11 @@ func (c *compiler) exprField(n *yaml.Node, st *stepInfo, what, want string, sc s
 		return "", false
 	}
 	if !strings.HasPrefix(trim, "${") {
-		c.addSite(&site{step: st, n: n, src: s.V, want: want, sc: sc})
+		c.addSite(site{step: st, n: n, src: s.V, want: want, sc: sc})
 		return s.V, true
 	}
-	segs, err := expr.Split(s.V)
+	segs, err := expr.SplitAppend(c.segs[:0], s.V)
+	c.segs = segs
 	if err != nil {
 		var se *expr.SyntaxError
 		if errors.As(err, &se) {
@@ -124,7 +132,7 @@ func (c *compiler) exprField(n *yaml.Node, st *stepInfo, what, want string, sc s
 		}
 		one = sg
 	}
-	c.addSite(&site{step: st, n: n, src: one.Expr, off: one.Offset, want: want, sc: sc})
+	c.addSite(site{step: st, n: n, src: one.Expr, off: one.Offset, want: want, sc: sc})
 	return strings.TrimSpace(one.Expr), true
 }
 

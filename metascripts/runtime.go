@@ -90,13 +90,21 @@ func isRuntime(s string) bool {
 }
 
 // offering lists the runtimes that offer tool, in plan.Runtimes order.
+// The list is shared between calls; callers must not modify it.
 func (c *compiler) offering(tool string) []string {
+	if out, ok := c.offers[tool]; ok {
+		return out
+	}
 	var out []string
 	for _, rt := range plan.Runtimes {
 		if _, ok := c.s.cat.Offers(rt, tool); ok {
 			out = append(out, rt)
 		}
 	}
+	if c.offers == nil {
+		c.offers = map[string][]string{}
+	}
+	c.offers[tool] = out
 	return out
 }
 

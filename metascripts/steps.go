@@ -183,7 +183,8 @@ func (c *compiler) readStep(st *stepInfo) {
 		needs = needs[:MaxNeeds]
 	}
 	if len(needs) > 0 {
-		st.needs = make([]diag.Str, 0, len(needs))
+		// needs is ours: the distinct ones are kept in it.
+		st.needs = needs[:0]
 		st.step.Needs = make([]string, 0, len(needs))
 	}
 	var seen map[string]bool // for long lists; short ones are scanned

@@ -245,7 +245,17 @@ func (fs Fields) Lookup(k string) (Field, bool) {
 // Fields is Mapping returning the fields as Fields: the same checks and
 // faults, in the same order.
 func (f *File) Fields(n *yaml.Node, what string, allowed []string) Fields {
-	all := f.Entries(n, what)
+	var room []Field
+	if n != nil && n.Kind == yaml.MappingNode {
+		room = make([]Field, 0, len(n.Content)/2)
+	}
+	return f.FieldsIn(room, n, what, allowed)
+}
+
+// FieldsIn is Fields keeping the fields in room, an empty slice the
+// caller provides (with capacity for n's keys, or they are appended).
+func (f *File) FieldsIn(room []Field, n *yaml.Node, what string, allowed []string) Fields {
+	all := f.AppendEntries(room[:0], n, what)
 	out := all[:0]
 	for _, fl := range all {
 		k := fl.Key.Value

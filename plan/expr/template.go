@@ -25,7 +25,13 @@ func Split(s string) ([]Segment, error) {
 		}
 		return []Segment{{Lit: s}}, nil
 	}
-	segs := make([]Segment, 0, 2*strings.Count(s, "${")+1)
+	return SplitAppend(make([]Segment, 0, 2*strings.Count(s, "${")+1), s)
+}
+
+// SplitAppend is Split appending the segments to segs (which must be
+// empty), for a caller that reuses them; unlike Split it does not treat a
+// string without "${" apart.
+func SplitAppend(segs []Segment, s string) ([]Segment, error) {
 	// A literal is a substring of s unless it holds a "$${": only then is
 	// it built in lit (its text up to from), with "${" for each.
 	var lit strings.Builder
