@@ -150,11 +150,36 @@ func (p *quickParser) next() bool {
 		p.tok, p.text, p.pos = qString, s[p.pos:end+1], end+1
 		return true
 	}
-	for _, op := range quickOps {
-		if strings.HasPrefix(s[p.pos:], op) {
-			p.tok, p.text, p.pos = qOp, op, p.pos+len(op)
-			return true
+	if op := quickOp(s[p.pos:]); op != "" {
+		p.tok, p.text, p.pos = qOp, op, p.pos+len(op)
+		return true
+	}
+	return false
+}
+
+// quickOp returns the operator of quickOps that s starts with, "" if none.
+func quickOp(s string) string {
+	if len(s) >= 2 {
+		switch s[:2] {
+		case "==", "!=", "<=", ">=", "&&", "||":
+			return s[:2]
 		}
+	}
+	switch s[0] {
+	case '<', '>', '+', '-', '*', '/', '%', '!', '(', ')', ',', '.':
+		return s[:1]
+	}
+	return ""
+}
+
+// reserved is reservedWords[s], without hashing s.
+func reserved(s string) bool {
+	switch s {
+	case "as", "break", "const", "continue", "else", "false",
+		"for", "function", "if", "import", "in", "let",
+		"loop", "package", "namespace", "null", "return",
+		"true", "var", "void", "while":
+		return true
 	}
 	return false
 }
@@ -295,14 +320,14 @@ func (p *quickParser) name() *cel.Type {
 	case "true", "false":
 		return cel.BoolType
 	}
-	if reservedWords[segs[0]] {
+	if reserved(segs[0]) {
 		return nil
 	}
 	if p.is("(") {
 		return p.call(segs[0])
 	}
 	for p.is(".") {
-		if !p.next() || p.tok != qIdent || reservedWords[p.text] {
+		if !p.next() || p.tok != qIdent || reserved(p.text) {
 			return nil
 		}
 		segs = append(segs, p.text)
