@@ -55,7 +55,8 @@ type compiler struct {
 
 	sites   []*site
 	checker *expr.Checker
-	queue   chan *site // to the checking workers, while steps are read
+	queue   chan []*site // to the checking workers, while steps are read
+	pending []*site      // sites not yet sent on queue
 	workers sync.WaitGroup
 	lines   []int // byte offset of each line start, built on demand
 

@@ -45,9 +45,18 @@ func (c *compiler) addSite(v site) {
 	*s = v
 	c.sites = append(c.sites, s)
 	if c.queue != nil {
-		c.queue <- s
+		c.pending = append(c.pending, s)
+		if len(c.pending) == siteBatch {
+			c.queue <- c.pending
+			c.pending = nil
+		}
 	}
 }
+
+// siteBatch is how many sites go to the checking workers at once: one
+// channel operation (and perhaps a wake-up) per site cost more than
+// checking most of them.
+const siteBatch = 32
 
 // startChecking builds the checker and starts one worker per core.
 // Checking is pure and the Checker is safe for concurrent use; faults are
@@ -57,14 +66,16 @@ func (c *compiler) startChecking() {
 	if !c.newChecker() {
 		return
 	}
-	c.queue = make(chan *site, 256)
+	c.queue = make(chan []*site, 16)
 	workers := min(runtime.GOMAXPROCS(0), 8)
 	for w := 0; w < workers; w++ {
 		c.workers.Add(1)
 		go func() {
 			defer c.workers.Done()
-			for s := range c.queue {
-				s.res = c.checker.Check(s.src)
+			for batch := range c.queue {
+				for _, s := range batch {
+					s.res = c.checker.Check(s.src)
+				}
 			}
 		}()
 	}
@@ -171,6 +182,10 @@ func (c *compiler) newChecker() bool {
 
 func (c *compiler) checkExpressions() {
 	if c.queue != nil {
+		if len(c.pending) > 0 {
+			c.queue <- c.pending
+			c.pending = nil
+		}
 		close(c.queue)
 		c.workers.Wait()
 		c.queue = nil

@@ -142,6 +142,11 @@ func (c *compiler) writeJSON(b *bytes.Buffer, n *yaml.Node, what string, strs js
 func writeJSONString(b *bytes.Buffer, s string) {
 	const hex = "0123456789abcdef"
 	b.WriteByte('"')
+	if plainJSON(s) {
+		b.WriteString(s)
+		b.WriteByte('"')
+		return
+	}
 	for i := 0; i < len(s); {
 		c := s[i]
 		if c < utf8.RuneSelf {
@@ -177,6 +182,18 @@ func writeJSONString(b *bytes.Buffer, s string) {
 		i += size
 	}
 	b.WriteByte('"')
+}
+
+// plainJSON reports whether s is ASCII that JSON carries unescaped (as
+// writeJSONString escapes).
+func plainJSON(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < 0x20 || c >= utf8.RuneSelf || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			return false
+		}
+	}
+	return true
 }
 
 // plainDecimal reports whether s is "0" or an optionally negative decimal
