@@ -55,10 +55,13 @@ type compiler struct {
 
 	sites   []*site
 	checker *expr.Checker
-	queue   chan []*site // to the checking workers, while steps are read
-	pending []*site      // sites not yet sent on queue
-	workers sync.WaitGroup
-	lines   []int // byte offset of each line start, built on demand
+	// checkerAt is where in f.Diags a fault of the checker's environment
+	// goes: where newChecker ran.
+	checkerAt int
+	queue     chan []*site // to the checking workers, while steps are read
+	pending   []*site      // sites not yet sent on queue
+	workers   sync.WaitGroup
+	lines     []int // byte offset of each line start, built on demand
 
 	jbuf  bytes.Buffer // where templateJSON and literalJSON write
 	arena []byte       // where the JSON they return is kept

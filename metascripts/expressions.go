@@ -3,6 +3,7 @@ package metascripts
 import (
 	"errors"
 	"runtime"
+	"slices"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -161,9 +162,9 @@ func (c *compiler) newChecker() bool {
 		if st.id == "" || st.dup {
 			continue
 		}
-		p := "steps." + st.id
-		vars = append(vars, expr.Var{Name: p + ".status", Type: "string"})
+		vars = append(vars, expr.Var{Name: "steps." + st.id + ".status", Type: "string"})
 		if st.kind == kindApproval {
+			p := "steps." + st.id
 			vars = append(vars,
 				expr.Var{Name: p + ".approved", Type: "bool"},
 				expr.Var{Name: p + ".output.approved", Type: "bool"},
@@ -171,12 +172,10 @@ func (c *compiler) newChecker() bool {
 				expr.Var{Name: p + ".output.comment", Type: "string"})
 		}
 	}
-	ch, err := expr.NewChecker(c.closures, vars)
-	if err != nil {
-		c.f.At(1, 1, "cannot check expressions: %v", err)
-		return false
-	}
-	c.checker = ch
+	// CEL's environment is built while the steps are read; a fault in it
+	// is reported by checkExpressions where it would have been now.
+	c.checker = expr.NewCheckerAsync(c.closures, vars)
+	c.checkerAt = len(c.f.Diags)
 	return true
 }
 
@@ -189,6 +188,20 @@ func (c *compiler) checkExpressions() {
 		close(c.queue)
 		c.workers.Wait()
 		c.queue = nil
+	}
+	if c.checker != nil {
+		if err := c.checker.Err(); err != nil {
+			// As if building the checker had failed at once: the fault
+			// where newChecker ran, and again for the sites to check.
+			c.f.At(1, 1, "cannot check expressions: %v", err)
+			d := c.f.Diags[len(c.f.Diags)-1]
+			c.f.Diags = slices.Insert(c.f.Diags[:len(c.f.Diags)-1], c.checkerAt, d)
+			if len(c.sites) > 0 {
+				c.f.Diags = append(c.f.Diags, d)
+			}
+			c.checker = nil
+			return
+		}
 	}
 	if len(c.sites) == 0 || (c.checker == nil && !c.newChecker()) {
 		return
