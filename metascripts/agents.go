@@ -61,7 +61,7 @@ func (c *compiler) readAgents(n *yaml.Node) {
 func (c *compiler) inlineAgent(n *yaml.Node) (*plan.Agent, *yaml.Node) {
 	cfg := c.s.cfg
 	fs := c.fields(n, agentObj, "agent")
-	id, ok := c.f.String(fs["id"].Value, "agent id")
+	id, ok := c.f.String(fs.Get("id").Value, "agent id")
 	if !ok {
 		return nil, nil
 	}
@@ -73,29 +73,29 @@ func (c *compiler) inlineAgent(n *yaml.Node) (*plan.Agent, *yaml.Node) {
 	if !known {
 		a = plan.Agent{ID: id.V}
 	}
-	if s, ok := c.f.String(fs["role"].Value, "role"); ok {
+	if s, ok := c.f.String(fs.Get("role").Value, "role"); ok {
 		a.Role = s.V
 	}
-	if s, ok := c.f.String(fs["persona"].Value, "persona"); ok {
+	if s, ok := c.f.String(fs.Get("persona").Value, "persona"); ok {
 		a.Persona = strings.TrimSpace(s.V)
 	}
-	if mv := fs["model"].Value; mv != nil {
+	if mv := fs.Get("model").Value; mv != nil {
 		a.Model = configs.ReadModel(c.f, mv, cfg.Models)
 	}
-	if tv := fs["tools"].Value; tv != nil {
+	if tv := fs.Get("tools").Value; tv != nil {
 		a.Tools = configs.ReadToolPatterns(c.f, tv, "tools", false)
 	}
 
 	// Place it in the tree.
 	var team *configs.Team
 	var dept *configs.Department
-	if s, ok := c.f.String(fs["team"].Value, "team"); ok {
+	if s, ok := c.f.String(fs.Get("team").Value, "team"); ok {
 		team, dept = cfg.Tree.Team(s.V)
 		if team == nil {
 			c.f.Errorf(s.N, "unknown team %q%s", s.V, diag.DidYouMean(s.V, cfg.Tree.TeamIDs()))
 		}
 	}
-	if s, ok := c.f.String(fs["department"].Value, "department"); ok {
+	if s, ok := c.f.String(fs.Get("department").Value, "department"); ok {
 		d := cfg.Tree.Department(s.V)
 		switch {
 		case d == nil:
@@ -115,7 +115,7 @@ func (c *compiler) inlineAgent(n *yaml.Node) (*plan.Agent, *yaml.Node) {
 			a.Department = dept.ID
 		}
 	}
-	if rv := fs["runtime"].Value; rv != nil {
+	if rv := fs.Get("runtime").Value; rv != nil {
 		a.Runtimes = c.agentChain(rv)
 	} else if !known || ((team != nil || dept != nil) && len(cfg.Agents[id.V].Runtimes) == 0) {
 		a.Runtimes = cfg.Tree.Chain(team, dept)

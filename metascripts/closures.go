@@ -45,7 +45,7 @@ func (c *compiler) readClosures(n *yaml.Node) {
 		}
 		cl := plan.Closure{Name: name.V, Returns: "any", Params: []plan.Param{}}
 		ok := true
-		for _, pe := range c.f.Entries(cf["params"].Value, "params") {
+		for _, pe := range c.f.Entries(cf.Get("params").Value, "params") {
 			pn := diag.Str{V: pe.Key.Value, N: pe.Key}
 			if !c.ident(pn, "parameter") {
 				ok = false
@@ -63,12 +63,12 @@ func (c *compiler) readClosures(n *yaml.Node) {
 			}
 			cl.Params = append(cl.Params, plan.Param{Name: pn.V, Type: t})
 		}
-		if v, good := c.f.Enum(cf["returns"].Value, "returns", expr.TypeNames); good {
+		if v, good := c.f.Enum(cf.Get("returns").Value, "returns", expr.TypeNames); good {
 			cl.Returns = v
-		} else if cf["returns"].Value != nil {
+		} else if cf.Get("returns").Value != nil {
 			ok = false
 		}
-		body, good := c.closureBody(cf["body"].Value)
+		body, good := c.closureBody(cf.Get("body").Value)
 		if !good || !ok {
 			continue
 		}

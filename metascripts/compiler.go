@@ -1,6 +1,7 @@
 package metascripts
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"path/filepath"
@@ -42,18 +43,33 @@ type compiler struct {
 	// that a broken closure is not also reported at each call.
 	closureNames []string
 	policy       plan.Policy
-	policyNodes  map[string]diag.Field
+	policyNodes  diag.Fields
 
-	steps   []*stepInfo
-	byID    map[string]*stepInfo
-	stepIDs []string
-	order   []int // topological order of steps (indices)
+	steps []*stepInfo
+	// planSteps holds the steps' plan.Step in declaration order: the
+	// Plan's Steps when that is also their topological order.
+	planSteps []plan.Step
+	byID      map[string]*stepInfo
+	stepIDs   []string
+	order     []int // topological order of steps (indices)
 
 	sites   []*site
 	checker *expr.Checker
-	queue   chan *site // to the checking workers, while steps are read
-	workers sync.WaitGroup
-	lines   []int // byte offset of each line start, built on demand
+	// checkerAt is where in f.Diags a fault of the checker's environment
+	// goes: where newChecker ran.
+	checkerAt int
+	queue     chan []*site // to the checking workers, while steps are read
+	pending   []*site      // sites not yet sent on queue
+	workers   sync.WaitGroup
+	lines     []int // byte offset of each line start, built on demand
+
+	jbuf  bytes.Buffer // where templateJSON and literalJSON write
+	arena []byte       // where the JSON they return is kept
+
+	offers    map[string][]string // offering, by tool
+	fieldRoom []diag.Field        // room for the fields of mappings read
+	siteRoom  []site              // room for sites
+	segs      []expr.Segment      // scratch for expr.SplitAppend
 }
 
 type inputDecl struct {
@@ -87,13 +103,13 @@ func (s *session) compile(path string, src []byte, stack []string) (*plan.Plan, 
 		return nil, f.Diags.Err()
 	}
 	c.readHeader(top)
-	c.readInputs(top["inputs"].Value)
-	c.readClosures(top["closures"].Value)
-	c.readAgents(top["agents"].Value)
-	c.readPolicy(top["policy"].Value)
-	c.readSteps(top["steps"].Value)
+	c.readInputs(top.Get("inputs").Value)
+	c.readClosures(top.Get("closures").Value)
+	c.readAgents(top.Get("agents").Value)
+	c.readPolicy(top.Get("policy").Value)
+	c.readSteps(top.Get("steps").Value)
 	c.buildGraph()
-	c.readOutputs(top["outputs"].Value)
+	c.readOutputs(top.Get("outputs").Value)
 	c.checkExpressions()
 	children := c.compileCalls()
 	if err := f.Diags.Err(); err != nil {
@@ -112,13 +128,22 @@ func canonical(path string) string {
 
 // fields reads a mapping against a grammar object: unknown keys get a "did
 // you mean", missing required keys are reported at the mapping.
-func (c *compiler) fields(n *yaml.Node, o *object, what string) map[string]diag.Field {
-	fs := c.f.Mapping(n, what, o.keys())
+func (c *compiler) fields(n *yaml.Node, o *object, what string) diag.Fields {
+	var room []diag.Field
+	if n != nil && n.Kind == yaml.MappingNode {
+		need := len(n.Content) / 2
+		if len(c.fieldRoom) < need {
+			c.fieldRoom = make([]diag.Field, max(need, 1024))
+		}
+		room = c.fieldRoom[:0:need]
+		c.fieldRoom = c.fieldRoom[need:]
+	}
+	fs := c.f.FieldsIn(room, n, what, o.keys())
 	if n == nil || n.Kind != yaml.MappingNode {
 		return fs
 	}
 	for _, r := range o.required {
-		if _, ok := fs[r]; !ok {
+		if _, ok := fs.Lookup(r); !ok {
 			msg := "missing key " + r + " in " + what
 			if d := o.field(r).doc; d != "" {
 				msg += " (" + strings.TrimSuffix(d, ".") + ")"
@@ -129,18 +154,18 @@ func (c *compiler) fields(n *yaml.Node, o *object, what string) map[string]diag.
 	return fs
 }
 
-func (c *compiler) readHeader(top map[string]diag.Field) {
-	if s, ok := c.f.String(top["metascript"].Value, "metascript"); ok {
+func (c *compiler) readHeader(top diag.Fields) {
+	if s, ok := c.f.String(top.Get("metascript").Value, "metascript"); ok {
 		if namePattern.MatchString(s.V) {
 			c.name = s
 		} else {
 			c.f.Errorf(s.N, "metascript name %q must start with a letter and hold only letters, digits, '.', '_' and '-' (it becomes the Temporal workflow type)", s.V)
 		}
 	}
-	if s, ok := c.f.String(top["description"].Value, "description"); ok {
+	if s, ok := c.f.String(top.Get("description").Value, "description"); ok {
 		c.desc = strings.TrimSpace(s.V)
 	}
-	if s, ok := c.f.String(top["version"].Value, "version"); ok {
+	if s, ok := c.f.String(top.Get("version").Value, "version"); ok {
 		c.version = s.V
 	}
 }
@@ -174,25 +199,25 @@ func (c *compiler) readInputs(n *yaml.Node) {
 		c.inputs[name.V] = d
 		c.inOrder = append(c.inOrder, name.V)
 		fs := c.fields(e.Value, inputObj, "input "+name.V)
-		if t, ok := c.f.Enum(fs["type"].Value, "type", expr.TypeNames); ok {
+		if t, ok := c.f.Enum(fs.Get("type").Value, "type", expr.TypeNames); ok {
 			d.in.Type = t
 		}
-		if b, ok := c.f.Bool(fs["required"].Value, "required"); ok {
+		if b, ok := c.f.Bool(fs.Get("required").Value, "required"); ok {
 			d.in.Required = b
 		}
-		if s, ok := c.f.String(fs["description"].Value, "description"); ok {
+		if s, ok := c.f.String(fs.Get("description").Value, "description"); ok {
 			d.in.Description = s.V
 		}
-		if b, ok := c.f.Bool(fs["secret"].Value, "secret"); ok && b {
+		if b, ok := c.f.Bool(fs.Get("secret").Value, "secret"); ok && b {
 			d.in.Secret = true
 			if d.in.Type != "string" {
-				c.f.Errorf(fs["secret"].Key, "secret input %s must have type string (its value comes from the worker's environment)", name.V)
+				c.f.Errorf(fs.Get("secret").Key, "secret input %s must have type string (its value comes from the worker's environment)", name.V)
 			}
-			if fs["default"].Value != nil {
-				c.f.Errorf(fs["default"].Key, "secret input %s cannot have a default: it would sit in the Plan", name.V)
+			if fs.Get("default").Value != nil {
+				c.f.Errorf(fs.Get("default").Key, "secret input %s cannot have a default: it would sit in the Plan", name.V)
 			}
 		}
-		if dv := fs["default"]; dv.Value != nil {
+		if dv := fs.Get("default"); dv.Value != nil {
 			if d.in.Required {
 				c.f.Errorf(dv.Key, "input %s is required, so its default would never be used; drop one of them", name.V)
 			}
@@ -239,7 +264,14 @@ func (c *compiler) assemble(src []byte, children map[string]*plan.Plan) *plan.Pl
 		Outputs:     c.outputs,
 		Policy:      c.policy,
 		Closures:    c.closures,
-		Steps:       make([]plan.Step, 0, len(c.steps)),
+	}
+	if inOrder(c.order) && len(c.order) == len(c.planSteps) {
+		p.Steps = c.planSteps
+	} else {
+		p.Steps = make([]plan.Step, 0, len(c.steps))
+		for _, i := range c.order {
+			p.Steps = append(p.Steps, *c.steps[i].step)
+		}
 	}
 	if len(children) > 0 {
 		p.Children = children
@@ -250,8 +282,15 @@ func (c *compiler) assemble(src []byte, children map[string]*plan.Plan) *plan.Pl
 	for _, id := range c.agentIDs {
 		p.Agents = append(p.Agents, *c.agents[id])
 	}
-	for _, i := range c.order {
-		p.Steps = append(p.Steps, c.steps[i].step)
-	}
 	return p
+}
+
+// inOrder reports whether order is 0, 1, 2, ...
+func inOrder(order []int) bool {
+	for k, i := range order {
+		if i != k {
+			return false
+		}
+	}
+	return true
 }

@@ -1,7 +1,6 @@
 package metascripts
 
 import (
-	"container/heap"
 	"slices"
 	"strings"
 
@@ -18,7 +17,6 @@ import (
 
 type bitset []uint64
 
-func newBitset(n int) bitset    { return make(bitset, (n+63)/64) }
 func (b bitset) set(i int)      { b[i/64] |= 1 << (uint(i) % 64) }
 func (b bitset) has(i int) bool { return i/64 < len(b) && b[i/64]&(1<<(uint(i)%64)) != 0 }
 func (b bitset) or(o bitset) {
@@ -30,6 +28,9 @@ func (b bitset) or(o bitset) {
 func (c *compiler) buildGraph() {
 	// Resolve needs and on_error targets.
 	for _, st := range c.steps {
+		if len(st.needs) > 0 {
+			st.preds = make([]int, 0, len(st.needs))
+		}
 		for _, nd := range st.needs {
 			t := c.byID[nd.V]
 			switch {
@@ -61,40 +62,55 @@ func (c *compiler) buildGraph() {
 	}
 
 	n := len(c.steps)
-	succ := make([][]int, n)
+	// Successors in one array: those of step i are succ[start[i]:start[i+1]].
 	indeg := make([]int, n)
+	start := make([]int, n+1)
 	for _, st := range c.steps {
 		for _, p := range st.preds {
-			succ[p] = append(succ[p], st.idx)
+			start[p+1]++
 			indeg[st.idx]++
 		}
 	}
-	ready := &intHeap{}
+	for i := 0; i < n; i++ {
+		start[i+1] += start[i]
+	}
+	succ := make([]int, start[n])
+	fill := append([]int(nil), start[:n]...)
+	for _, st := range c.steps {
+		for _, p := range st.preds {
+			succ[fill[p]] = st.idx
+			fill[p]++
+		}
+	}
+	ready := make(intHeap, 0, n)
 	for i := 0; i < n; i++ {
 		if indeg[i] == 0 {
-			heap.Push(ready, i)
+			ready.push(i)
 		}
 	}
 	placed := make([]bool, n)
 	c.order = make([]int, 0, n)
-	for ready.Len() > 0 {
-		i := heap.Pop(ready).(int)
+	for len(ready) > 0 {
+		i := ready.pop()
 		placed[i] = true
 		c.order = append(c.order, i)
-		for _, s := range succ[i] {
+		for _, s := range succ[start[i]:start[i+1]] {
 			indeg[s]--
 			if indeg[s] == 0 {
-				heap.Push(ready, s)
+				ready.push(s)
 			}
 		}
 	}
 	if len(c.order) < n {
 		c.reportCycles(placed)
 	}
-	// Transitive predecessors, in topological order, for placed steps.
-	for _, i := range c.order {
+	// Transitive predecessors, in topological order, for placed steps,
+	// all in one block.
+	words := (n + 63) / 64
+	block := make([]uint64, words*len(c.order))
+	for k, i := range c.order {
 		st := c.steps[i]
-		st.ancestors = newBitset(n)
+		st.ancestors = bitset(block[k*words : (k+1)*words : (k+1)*words])
 		for _, p := range st.preds {
 			st.ancestors.set(p)
 			if a := c.steps[p].ancestors; a != nil {
@@ -168,13 +184,39 @@ func (c *compiler) reportCycles(placed []bool) {
 // goes first.
 type intHeap []int
 
-func (h intHeap) Len() int           { return len(h) }
-func (h intHeap) Less(i, j int) bool { return h[i] < h[j] }
-func (h intHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
-func (h *intHeap) Push(x any)        { *h = append(*h, x.(int)) }
-func (h *intHeap) Pop() any {
-	old := *h
-	v := old[len(old)-1]
-	*h = old[:len(old)-1]
+func (h *intHeap) push(v int) {
+	*h = append(*h, v)
+	a := *h
+	for i := len(a) - 1; i > 0; {
+		p := (i - 1) / 2
+		if a[p] <= a[i] {
+			break
+		}
+		a[p], a[i] = a[i], a[p]
+		i = p
+	}
+}
+
+func (h *intHeap) pop() int {
+	a := *h
+	v := a[0]
+	last := len(a) - 1
+	a[0] = a[last]
+	a = a[:last]
+	for i := 0; ; {
+		l, m := 2*i+1, i
+		if l < len(a) && a[l] < a[m] {
+			m = l
+		}
+		if r := l + 1; r < len(a) && a[r] < a[m] {
+			m = r
+		}
+		if m == i {
+			break
+		}
+		a[i], a[m] = a[m], a[i]
+		i = m
+	}
+	*h = a
 	return v
 }

@@ -3,6 +3,7 @@ package metascripts
 import (
 	"errors"
 	"runtime"
+	"slices"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -36,12 +37,27 @@ type site struct {
 // addSite registers an expression. Once the checker exists (after the
 // step ids are known), sites are also handed to the checking workers, so
 // that CEL's parser runs on the other cores while the steps are read.
-func (c *compiler) addSite(s *site) {
+func (c *compiler) addSite(v site) {
+	if len(c.siteRoom) == 0 {
+		c.siteRoom = make([]site, 256)
+	}
+	s := &c.siteRoom[0]
+	c.siteRoom = c.siteRoom[1:]
+	*s = v
 	c.sites = append(c.sites, s)
 	if c.queue != nil {
-		c.queue <- s
+		c.pending = append(c.pending, s)
+		if len(c.pending) == siteBatch {
+			c.queue <- c.pending
+			c.pending = nil
+		}
 	}
 }
+
+// siteBatch is how many sites go to the checking workers at once: one
+// channel operation (and perhaps a wake-up) per site cost more than
+// checking most of them.
+const siteBatch = 32
 
 // startChecking builds the checker and starts one worker per core.
 // Checking is pure and the Checker is safe for concurrent use; faults are
@@ -51,14 +67,16 @@ func (c *compiler) startChecking() {
 	if !c.newChecker() {
 		return
 	}
-	c.queue = make(chan *site, 256)
+	c.queue = make(chan []*site, 16)
 	workers := min(runtime.GOMAXPROCS(0), 8)
 	for w := 0; w < workers; w++ {
 		c.workers.Add(1)
 		go func() {
 			defer c.workers.Done()
-			for s := range c.queue {
-				s.res = c.checker.Check(s.src)
+			for batch := range c.queue {
+				for _, s := range batch {
+					s.res = c.checker.Check(s.src)
+				}
 			}
 		}()
 	}
@@ -69,7 +87,8 @@ func (c *compiler) templateSites(n *yaml.Node, st *stepInfo, what string, sc sco
 	if !strings.Contains(n.Value, "${") {
 		return true
 	}
-	segs, err := expr.Split(n.Value)
+	segs, err := expr.SplitAppend(c.segs[:0], n.Value)
+	c.segs = segs
 	if err != nil {
 		var se *expr.SyntaxError
 		if errors.As(err, &se) {
@@ -81,7 +100,7 @@ func (c *compiler) templateSites(n *yaml.Node, st *stepInfo, what string, sc sco
 	}
 	for _, sg := range segs {
 		if sg.IsExpr {
-			c.addSite(&site{step: st, n: n, src: sg.Expr, off: sg.Offset, sc: sc})
+			c.addSite(site{step: st, n: n, src: sg.Expr, off: sg.Offset, sc: sc})
 		}
 	}
 	return true
@@ -101,10 +120,11 @@ func (c *compiler) exprField(n *yaml.Node, st *stepInfo, what, want string, sc s
 		return "", false
 	}
 	if !strings.HasPrefix(trim, "${") {
-		c.addSite(&site{step: st, n: n, src: s.V, want: want, sc: sc})
+		c.addSite(site{step: st, n: n, src: s.V, want: want, sc: sc})
 		return s.V, true
 	}
-	segs, err := expr.Split(s.V)
+	segs, err := expr.SplitAppend(c.segs[:0], s.V)
+	c.segs = segs
 	if err != nil {
 		var se *expr.SyntaxError
 		if errors.As(err, &se) {
@@ -124,7 +144,7 @@ func (c *compiler) exprField(n *yaml.Node, st *stepInfo, what, want string, sc s
 		}
 		one = sg
 	}
-	c.addSite(&site{step: st, n: n, src: one.Expr, off: one.Offset, want: want, sc: sc})
+	c.addSite(site{step: st, n: n, src: one.Expr, off: one.Offset, want: want, sc: sc})
 	return strings.TrimSpace(one.Expr), true
 }
 
@@ -142,9 +162,9 @@ func (c *compiler) newChecker() bool {
 		if st.id == "" || st.dup {
 			continue
 		}
-		p := "steps." + st.id
-		vars = append(vars, expr.Var{Name: p + ".status", Type: "string"})
+		vars = append(vars, expr.Var{Name: "steps." + st.id + ".status", Type: "string"})
 		if st.kind == kindApproval {
+			p := "steps." + st.id
 			vars = append(vars,
 				expr.Var{Name: p + ".approved", Type: "bool"},
 				expr.Var{Name: p + ".output.approved", Type: "bool"},
@@ -152,20 +172,36 @@ func (c *compiler) newChecker() bool {
 				expr.Var{Name: p + ".output.comment", Type: "string"})
 		}
 	}
-	ch, err := expr.NewChecker(c.closures, vars)
-	if err != nil {
-		c.f.At(1, 1, "cannot check expressions: %v", err)
-		return false
-	}
-	c.checker = ch
+	// CEL's environment is built while the steps are read; a fault in it
+	// is reported by checkExpressions where it would have been now.
+	c.checker = expr.NewCheckerAsync(c.closures, vars)
+	c.checkerAt = len(c.f.Diags)
 	return true
 }
 
 func (c *compiler) checkExpressions() {
 	if c.queue != nil {
+		if len(c.pending) > 0 {
+			c.queue <- c.pending
+			c.pending = nil
+		}
 		close(c.queue)
 		c.workers.Wait()
 		c.queue = nil
+	}
+	if c.checker != nil {
+		if err := c.checker.Err(); err != nil {
+			// As if building the checker had failed at once: the fault
+			// where newChecker ran, and again for the sites to check.
+			c.f.At(1, 1, "cannot check expressions: %v", err)
+			d := c.f.Diags[len(c.f.Diags)-1]
+			c.f.Diags = slices.Insert(c.f.Diags[:len(c.f.Diags)-1], c.checkerAt, d)
+			if len(c.sites) > 0 {
+				c.f.Diags = append(c.f.Diags, d)
+			}
+			c.checker = nil
+			return
+		}
 	}
 	if len(c.sites) == 0 || (c.checker == nil && !c.newChecker()) {
 		return
@@ -208,7 +244,7 @@ func leadingSpace(s string) int { return len(s) - len(strings.TrimLeft(s, " \t\r
 func whatOf(s *site) string {
 	if s.step != nil {
 		for _, k := range []string{"when", "foreach"} {
-			if f := s.step.fields[k]; f.Value == s.n {
+			if f := s.step.fields.Get(k); f.Value == s.n {
 				return k
 			}
 		}

@@ -16,17 +16,17 @@ func (c *compiler) readPolicy(n *yaml.Node) {
 	c.policyNodes = c.fields(n, policyObj, "policy")
 	pf := c.policyNodes
 	p := &c.policy
-	if d, ok := c.f.Duration(pf["timeout"].Value, "policy.timeout"); ok {
+	if d, ok := c.f.Duration(pf.Get("timeout").Value, "policy.timeout"); ok {
 		p.Timeout = plan.Duration(d)
 	}
-	if v, ok := c.f.Int(pf["max_steps"].Value, "policy.max_steps"); ok {
+	if v, ok := c.f.Int(pf.Get("max_steps").Value, "policy.max_steps"); ok {
 		if v < 1 {
-			c.f.Errorf(pf["max_steps"].Value, "policy.max_steps must be a positive integer, not %d", v)
+			c.f.Errorf(pf.Get("max_steps").Value, "policy.max_steps must be a positive integer, not %d", v)
 		} else {
 			p.MaxSteps = v
 		}
 	}
-	if at := pf["allowed_tools"].Value; at != nil {
+	if at := pf.Get("allowed_tools").Value; at != nil {
 		for _, s := range c.f.Strings(at, "allowed_tools") {
 			c.allowedTool(s)
 		}
@@ -34,7 +34,7 @@ func (c *compiler) readPolicy(n *yaml.Node) {
 			c.f.Errorf(at, "allowed_tools is empty, which would allow every tool; drop it, or list the tools")
 		}
 	}
-	for _, e := range c.f.Entries(pf["budgets"].Value, "budgets") {
+	for _, e := range c.f.Entries(pf.Get("budgets").Value, "budgets") {
 		v, ok := c.f.Number(e.Value, "budget "+e.Key.Value)
 		if !ok {
 			continue
@@ -48,7 +48,7 @@ func (c *compiler) readPolicy(n *yaml.Node) {
 		}
 		p.Budgets[e.Key.Value] = v
 	}
-	c.readGrants(pf["grants"].Value)
+	c.readGrants(pf.Get("grants").Value)
 }
 
 // allowedTool reads one allowed_tools entry and checks it names a tool
@@ -87,37 +87,37 @@ func (c *compiler) readGrants(n *yaml.Node) {
 	}
 	gf := c.fields(n, grantsObj, "grants")
 	g := &c.policy.Grants
-	if v, ok := c.f.Bool(gf["shell"].Value, "grants.shell"); ok {
+	if v, ok := c.f.Bool(gf.Get("shell").Value, "grants.shell"); ok {
 		g.Shell = v
 	}
-	if s, ok := c.f.String(gf["read_dir"].Value, "grants.read_dir"); ok {
+	if s, ok := c.f.String(gf.Get("read_dir").Value, "grants.read_dir"); ok {
 		g.ReadDir = s.V
 	}
-	if s, ok := c.f.String(gf["write_dir"].Value, "grants.write_dir"); ok {
+	if s, ok := c.f.String(gf.Get("write_dir").Value, "grants.write_dir"); ok {
 		g.WriteDir = s.V
 	}
-	for _, s := range c.f.Strings(gf["env"].Value, "grants.env") {
+	for _, s := range c.f.Strings(gf.Get("env").Value, "grants.env") {
 		if !envName.MatchString(s.V) {
 			c.f.Errorf(s.N, "grants.env entry %q is not an environment variable name", s.V)
 			continue
 		}
 		g.Env = append(g.Env, s.V)
 	}
-	for _, s := range c.f.Strings(gf["http_hosts"].Value, "grants.http_hosts") {
+	for _, s := range c.f.Strings(gf.Get("http_hosts").Value, "grants.http_hosts") {
 		if strings.Contains(s.V, "://") || strings.Contains(s.V, "/") || s.V == "" {
 			c.f.Errorf(s.N, "grants.http_hosts entry %q must be a host name (optionally host:port), not a URL", s.V)
 			continue
 		}
 		g.HTTPHosts = append(g.HTTPHosts, s.V)
 	}
-	if v, ok := c.f.Int(gf["memory_mib"].Value, "grants.memory_mib"); ok {
+	if v, ok := c.f.Int(gf.Get("memory_mib").Value, "grants.memory_mib"); ok {
 		if v < 0 {
-			c.f.Errorf(gf["memory_mib"].Value, "grants.memory_mib must not be negative")
+			c.f.Errorf(gf.Get("memory_mib").Value, "grants.memory_mib must not be negative")
 		} else {
 			g.MemoryMiB = v
 		}
 	}
-	for _, s := range c.f.Strings(gf["host_funcs"].Value, "grants.host_funcs") {
+	for _, s := range c.f.Strings(gf.Get("host_funcs").Value, "grants.host_funcs") {
 		g.HostFuncs = append(g.HostFuncs, s.V)
 	}
 }

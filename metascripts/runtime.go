@@ -26,7 +26,7 @@ import (
 
 // readTool resolves a tool step's tool and runtime chain.
 func (c *compiler) readTool(st *stepInfo) {
-	t, ok := c.f.String(st.fields["tool"].Value, "tool")
+	t, ok := c.f.String(st.fields.Get("tool").Value, "tool")
 	if !ok {
 		return
 	}
@@ -48,7 +48,7 @@ func (c *compiler) readTool(st *stepInfo) {
 		c.f.Errorf(t.N, "unknown tool %q: no runtime offers it%s", name, diag.DidYouMean(name, c.allTools()))
 		return
 	}
-	rtField := st.fields["runtime"]
+	rtField := st.fields.Get("runtime")
 
 	switch {
 	case hasPrefix:
@@ -90,13 +90,21 @@ func isRuntime(s string) bool {
 }
 
 // offering lists the runtimes that offer tool, in plan.Runtimes order.
+// The list is shared between calls; callers must not modify it.
 func (c *compiler) offering(tool string) []string {
+	if out, ok := c.offers[tool]; ok {
+		return out
+	}
 	var out []string
 	for _, rt := range plan.Runtimes {
 		if _, ok := c.s.cat.Offers(rt, tool); ok {
 			out = append(out, rt)
 		}
 	}
+	if c.offers == nil {
+		c.offers = map[string][]string{}
+	}
+	c.offers[tool] = out
 	return out
 }
 

@@ -17,13 +17,13 @@ import (
 // parent has been read (compileCalls), so that the parent's faults and the
 // child's are reported together.
 func (c *compiler) readCall(st *stepInfo, body scope) {
-	cn := st.fields["call"]
+	cn := st.fields.Get("call")
 	cf := c.fields(cn.Value, callObj, "call")
 	if cn.Value.Kind != yaml.MappingNode {
 		return
 	}
 	call := &plan.Call{}
-	if s, ok := c.f.String(cf["metascript"].Value, "call.metascript"); ok {
+	if s, ok := c.f.String(cf.Get("metascript").Value, "call.metascript"); ok {
 		if !namePattern.MatchString(s.V) {
 			c.f.Errorf(s.N, "metascript name %q must start with a letter and hold only letters, digits, '.', '_' and '-'", s.V)
 		} else {
@@ -31,8 +31,8 @@ func (c *compiler) readCall(st *stepInfo, body scope) {
 			st.callAt = s.N
 		}
 	}
-	st.callIn = cf["inputs"].Value
-	if in := cf["inputs"].Value; in != nil {
+	st.callIn = cf.Get("inputs").Value
+	if in := cf.Get("inputs").Value; in != nil {
 		if in.Kind != yaml.MappingNode {
 			c.f.Errorf(in, "call.inputs must be a mapping of input names to values, not %s", diag.Describe(in))
 		} else if raw, ok := c.templateJSON(in, st, "call.inputs", body); ok {
@@ -120,7 +120,7 @@ func (c *compiler) checkCallInputs(st *stepInfo, in *yaml.Node, child *plan.Plan
 	}
 	for _, x := range child.Inputs {
 		if x.Required && !given[x.Name] {
-			c.f.Errorf(st.fields["call"].Key, "call of %s misses its required input %s", child.Name, x.Name)
+			c.f.Errorf(st.fields.Get("call").Key, "call of %s misses its required input %s", child.Name, x.Name)
 		}
 	}
 }

@@ -29,21 +29,21 @@ const DefaultMaxTurns = 8
 // With tools, a turn limit or an output schema it also gets a plan.Reason,
 // and the interpreter runs it as an agent loop (workflows/agent.go).
 func (c *compiler) readReason(st *stepInfo, body scope) {
-	rn := st.fields["reason"]
+	rn := st.fields.Get("reason")
 	rf := c.fields(rn.Value, reasonObj, "reason")
 	if rn.Value.Kind != yaml.MappingNode {
 		return
 	}
 	var prompt, system json.RawMessage
-	if s, ok := c.f.String(rf["prompt"].Value, "reason.prompt"); ok {
+	if s, ok := c.f.String(rf.Get("prompt").Value, "reason.prompt"); ok {
 		prompt, _ = c.templateJSON(s.N, st, "reason.prompt", body)
 	}
-	if s, ok := c.f.String(rf["system"].Value, "reason.system"); ok {
+	if s, ok := c.f.String(rf.Get("system").Value, "reason.system"); ok {
 		system, _ = c.templateJSON(s.N, st, "reason.system", body)
 	}
 	var output string
 	var schema json.RawMessage
-	if on := rf["output"].Value; on != nil && on.Kind == yaml.MappingNode {
+	if on := rf.Get("output").Value; on != nil && on.Kind == yaml.MappingNode {
 		schema = c.readOutputSchema(on)
 		output = "json"
 	} else {
@@ -52,10 +52,10 @@ func (c *compiler) readReason(st *stepInfo, body scope) {
 
 	var model *plan.Model
 	switch {
-	case st.fields["agent"].Value == nil:
+	case st.fields.Get("agent").Value == nil:
 		c.f.Errorf(rn.Key, "reason step %s needs an agent: its model and persona come from the agent", st.name())
 	case st.agent != nil && st.agent.Model == nil:
-		c.f.Errorf(st.fields["agent"].Value, "agent %s has no model, so it cannot take reason step %s; give it one in configs/agents.yaml or inline under agents", st.agent.ID, st.name())
+		c.f.Errorf(st.fields.Get("agent").Value, "agent %s has no model, so it cannot take reason step %s; give it one in configs/agents.yaml or inline under agents", st.agent.ID, st.name())
 	case st.agent != nil:
 		cp := *st.agent.Model
 		model = &cp
@@ -78,9 +78,9 @@ func (c *compiler) readReason(st *stepInfo, body scope) {
 	st.step.Runtimes = []string{plan.RuntimeNative}
 	st.step.Digests = c.digests(ReasonTool, st.step.Runtimes)
 
-	tools := c.readAgentTools(st, rf["tools"].Value)
+	tools := c.readAgentTools(st, rf.Get("tools").Value)
 	maxTurns := 0
-	if f, ok := rf["max_turns"]; ok {
+	if f, ok := rf.Lookup("max_turns"); ok {
 		if v, ok := c.f.Int(f.Value, "reason.max_turns"); ok {
 			if v < 1 || v > 100 {
 				c.f.Errorf(f.Value, "reason.max_turns must be between 1 and 100, not %d", v)
@@ -88,10 +88,10 @@ func (c *compiler) readReason(st *stepInfo, body scope) {
 			maxTurns = v
 		}
 	}
-	if iso := st.fields["isolation"]; iso.Value != nil && rf["tools"].Value == nil {
+	if iso := st.fields.Get("isolation"); iso.Value != nil && rf.Get("tools").Value == nil {
 		c.f.Errorf(iso.Key, "isolation on a reason step bounds the tools its agent calls, and step %s gives it none (reason.tools)", st.name())
 	}
-	if rf["tools"].Value != nil || maxTurns > 0 || schema != nil {
+	if rf.Get("tools").Value != nil || maxTurns > 0 || schema != nil {
 		if maxTurns == 0 {
 			maxTurns = DefaultMaxTurns
 		}
@@ -122,7 +122,7 @@ func (c *compiler) readReason(st *stepInfo, body scope) {
 // schema compiles, so that a broken schema is a compile error.
 func (c *compiler) readOutputSchema(n *yaml.Node) json.RawMessage {
 	of := c.fields(n, reasonOutputObj, "reason.output")
-	sn := of["schema"].Value
+	sn := of.Get("schema").Value
 	if sn == nil {
 		return nil
 	}
@@ -161,7 +161,7 @@ const schemaURL = "mem:///schema.json"
 // whose host the policy does not grant, an API key variable it does not
 // grant, and a usd budget with a model whose price is unknown.
 func (c *compiler) checkModel(st *stepInfo, m *plan.Model) {
-	at := st.fields["agent"].Value
+	at := st.fields.Get("agent").Value
 	g := c.policy.Grants
 	if m.Endpoint != "" {
 		if u, err := url.Parse(m.Endpoint); err == nil && !hostGranted(g.HTTPHosts, u) {
@@ -273,7 +273,7 @@ func (c *compiler) readAgentTools(st *stepInfo, n *yaml.Node) []plan.AgentTool {
 			Description: desc, Parameters: params,
 		})
 		if slices.Contains(chain, plan.RuntimeNative) {
-			c.checkGrants(&stepInfo{step: plan.Step{Runtimes: chain}}, name, s.N)
+			c.checkGrants(&stepInfo{step: &plan.Step{Runtimes: chain}}, name, s.N)
 		}
 	}
 	if len(out) > 64 {

@@ -1,6 +1,7 @@
 package metascripts
 
 import (
+	"slices"
 	"strconv"
 	"strings"
 
@@ -40,9 +41,9 @@ type stepInfo struct {
 	idNode *yaml.Node
 	dup    bool // a later step with an id already taken
 	kind   string
-	fields map[string]diag.Field // the step's keys and values, by key
+	fields diag.Fields // the step's keys and values, by key
 	agent  *plan.Agent
-	step   plan.Step // what the Plan will hold
+	step   *plan.Step // what the Plan will hold, in the compiler's planSteps
 
 	needs     []diag.Str
 	preds     []int // needs, and the steps this one handles errors for
@@ -79,7 +80,6 @@ var notFor = map[string]map[string]string{
 }
 
 func (c *compiler) readSteps(n *yaml.Node) {
-	c.byID = map[string]*stepInfo{}
 	items := c.f.Seq(n, "steps")
 	if n != nil && n.Kind == yaml.SequenceNode && len(items) == 0 {
 		c.f.Errorf(n, "steps is empty; a metascript needs at least one step")
@@ -89,14 +89,20 @@ func (c *compiler) readSteps(n *yaml.Node) {
 		items = items[:MaxSteps]
 	}
 	// Ids first, so that needs and on_error can refer forward.
+	infos := make([]stepInfo, len(items))
+	c.planSteps = make([]plan.Step, len(items))
+	c.steps = make([]*stepInfo, 0, len(items))
+	c.byID = make(map[string]*stepInfo, len(items))
+	c.stepIDs = make([]string, 0, len(items))
 	for i, sn := range items {
-		st := &stepInfo{idx: i, node: sn}
+		st := &infos[i]
+		st.idx, st.node, st.step = i, sn, &c.planSteps[i]
 		c.steps = append(c.steps, st)
 		st.fields = c.fields(sn, stepObj, "step")
 		if sn.Kind != yaml.MappingNode {
 			continue
 		}
-		id, ok := c.f.String(st.fields["id"].Value, "id")
+		id, ok := c.f.String(st.fields.Get("id").Value, "id")
 		if !ok {
 			continue
 		}
@@ -123,14 +129,14 @@ func (c *compiler) readSteps(n *yaml.Node) {
 		}
 	}
 	if c.policy.MaxSteps > 0 && len(c.steps) > c.policy.MaxSteps {
-		c.f.Errorf(c.policyNodes["max_steps"].Value, "policy.max_steps is %d, but the metascript declares %d steps", c.policy.MaxSteps, len(c.steps))
+		c.f.Errorf(c.policyNodes.Get("max_steps").Value, "policy.max_steps is %d, but the metascript declares %d steps", c.policy.MaxSteps, len(c.steps))
 	}
 }
 
 func (c *compiler) stepKind(st *stepInfo) string {
 	var kind string
 	for _, k := range kindKeys {
-		f, ok := st.fields[k]
+		f, ok := st.fields.Lookup(k)
 		if !ok {
 			continue
 		}
@@ -155,44 +161,54 @@ func (st *stepInfo) name() string {
 
 func (c *compiler) readStep(st *stepInfo) {
 	fl := st.fields
-	st.step = plan.Step{ID: st.id, Kind: st.kind, Pos: c.f.Pos(st.node), OnError: plan.OnError{Action: plan.OnErrorFail}}
-	if nf := notFor[st.kind]; nf != nil {
+	*st.step = plan.Step{ID: st.id, Kind: st.kind, Pos: c.f.Pos(st.node), OnError: plan.OnError{Action: plan.OnErrorFail}}
+	if nf := notFor[st.kind]; nf != nil && anyIn(fl, nf) {
 		for _, sf := range stepObj.fields {
 			why, bad := nf[sf.name]
-			if f, ok := fl[sf.name]; ok && bad {
+			if f, ok := fl.Lookup(sf.name); ok && bad {
 				c.f.Errorf(f.Key, "%s does not apply to %s steps: %s", sf.name, st.kind, why)
 			}
 		}
 	}
 
-	if a, ok := c.f.String(fl["agent"].Value, "agent"); ok {
+	if a, ok := c.f.String(fl.Get("agent").Value, "agent"); ok {
 		st.agent = c.stepAgent(a)
 		st.step.Agent = a.V
 	}
-	seen := map[string]bool{}
-	needs := c.f.StringOrList(fl["needs"].Value, "needs")
+	needs := c.f.StringOrList(fl.Get("needs").Value, "needs")
 	if len(needs) > MaxNeeds {
 		// scanBounds refuses this while reading; forms it does not follow
 		// (an explicit "? needs" key) still meet the limit here.
 		c.f.Errorf(needs[MaxNeeds].N, "a step may need at most %d steps", MaxNeeds)
 		needs = needs[:MaxNeeds]
 	}
+	if len(needs) > 0 {
+		// needs is ours: the distinct ones are kept in it.
+		st.needs = needs[:0]
+		st.step.Needs = make([]string, 0, len(needs))
+	}
+	var seen map[string]bool // for long lists; short ones are scanned
+	if len(needs) > 16 {
+		seen = make(map[string]bool, len(needs))
+	}
 	for _, nd := range needs {
-		if seen[nd.V] {
+		if seen != nil && seen[nd.V] || seen == nil && slices.Contains(st.step.Needs, nd.V) {
 			c.f.Errorf(nd.N, "step %s needs %s twice", st.name(), nd.V)
 			continue
 		}
-		seen[nd.V] = true
+		if seen != nil {
+			seen[nd.V] = true
+		}
 		st.needs = append(st.needs, nd)
 		st.step.Needs = append(st.step.Needs, nd.V)
 	}
-	if v, ok := c.f.Enum(fl["isolation"].Value, "isolation", isolations); ok {
+	if v, ok := c.f.Enum(fl.Get("isolation").Value, "isolation", isolations); ok {
 		st.step.MinIsolation = v
 	}
 
-	foreach, while := fl["foreach"].Value != nil, fl["while"].Value != nil
+	foreach, while := fl.Get("foreach").Value != nil, fl.Get("while").Value != nil
 	if foreach && while {
-		c.f.Errorf(fl["while"].Key, "step %s has both foreach and while; loop in a step of its own (or a called metascript) and run the foreach over its result", st.name())
+		c.f.Errorf(fl.Get("while").Key, "step %s has both foreach and while; loop in a step of its own (or a called metascript) and run the foreach over its result", st.name())
 	}
 	body := scope(0)
 	if foreach {
@@ -202,9 +218,9 @@ func (c *compiler) readStep(st *stepInfo) {
 		body |= scIndex | scSelf
 	}
 	if foreach {
-		st.step.Foreach, _ = c.exprField(fl["foreach"].Value, st, "foreach", "list", 0)
+		st.step.Foreach, _ = c.exprField(fl.Get("foreach").Value, st, "foreach", "list", 0)
 	}
-	if f, ok := fl["concurrency"]; ok {
+	if f, ok := fl.Lookup("concurrency"); ok {
 		if v, ok := c.f.Int(f.Value, "concurrency"); ok {
 			switch {
 			case v < 1:
@@ -218,30 +234,30 @@ func (c *compiler) readStep(st *stepInfo) {
 			}
 		}
 	}
-	if fl["when"].Value != nil {
-		st.step.When, _ = c.exprField(fl["when"].Value, st, "when", "bool", 0)
+	if fl.Get("when").Value != nil {
+		st.step.When, _ = c.exprField(fl.Get("when").Value, st, "when", "bool", 0)
 	}
 	if while && !foreach {
-		c.readWhile(st, fl["while"].Value)
+		c.readWhile(st, fl.Get("while").Value)
 	}
-	c.readRetry(st, fl["retry"].Value)
-	if d, ok := c.f.Duration(fl["timeout"].Value, "timeout"); ok {
+	c.readRetry(st, fl.Get("retry").Value)
+	if d, ok := c.f.Duration(fl.Get("timeout").Value, "timeout"); ok {
 		st.step.Timeout = plan.Duration(d)
 	}
-	if d, ok := c.f.Duration(fl["schedule_to_start"].Value, "schedule_to_start"); ok {
+	if d, ok := c.f.Duration(fl.Get("schedule_to_start").Value, "schedule_to_start"); ok {
 		st.step.ScheduleToStart = plan.Duration(d)
 	}
-	c.readOnError(st, fl["on_error"].Value)
-	for _, cn := range c.f.Seq(fl["checks"].Value, "checks") {
+	c.readOnError(st, fl.Get("on_error").Value)
+	for _, cn := range c.f.Seq(fl.Get("checks").Value, "checks") {
 		cf := c.fields(cn, checkObj, "check")
 		if cn.Kind != yaml.MappingNode {
 			continue
 		}
 		var ch plan.Check
-		if cf["expr"].Value != nil {
-			ch.Expr, _ = c.exprField(cf["expr"].Value, st, "check", "bool", scOutput)
+		if cf.Get("expr").Value != nil {
+			ch.Expr, _ = c.exprField(cf.Get("expr").Value, st, "check", "bool", scOutput)
 		}
-		if m, ok := c.f.String(cf["message"].Value, "message"); ok {
+		if m, ok := c.f.String(cf.Get("message").Value, "message"); ok {
 			ch.Message = m.V
 		}
 		st.step.Checks = append(st.step.Checks, ch)
@@ -255,17 +271,27 @@ func (c *compiler) readStep(st *stepInfo) {
 	case kindApproval:
 		c.readApproval(st, body)
 	case kindSet:
-		if raw, ok := c.templateJSON(fl["set"].Value, st, "set", body); ok {
+		if raw, ok := c.templateJSON(fl.Get("set").Value, st, "set", body); ok {
 			st.step.Set = raw
 		}
 	case kindCall:
 		c.readCall(st, body)
 	}
-	if w := fl["with"]; w.Value != nil && st.kind == kindTool {
+	if w := fl.Get("with"); w.Value != nil && st.kind == kindTool {
 		if raw, ok := c.templateJSON(w.Value, st, "with", body); ok {
 			st.step.With = raw
 		}
 	}
+}
+
+// anyIn reports whether fl holds a key of nf.
+func anyIn(fl diag.Fields, nf map[string]string) bool {
+	for _, f := range fl {
+		if _, ok := nf[f.Key.Value]; ok {
+			return true
+		}
+	}
+	return false
 }
 
 // stepAgent resolves a step's agent: it must be listed in agents.
@@ -289,14 +315,14 @@ func (c *compiler) readWhile(st *stepInfo, n *yaml.Node) {
 	}
 	loop := &plan.Loop{}
 	ok := true
-	if wf["cond"].Value != nil {
+	if wf.Get("cond").Value != nil {
 		var good bool
-		loop.Cond, good = c.exprField(wf["cond"].Value, st, "while.cond", "bool", scIndex|scSelf)
+		loop.Cond, good = c.exprField(wf.Get("cond").Value, st, "while.cond", "bool", scIndex|scSelf)
 		ok = ok && good
 	} else {
 		ok = false
 	}
-	if f, found := wf["max"]; found {
+	if f, found := wf.Lookup("max"); found {
 		if v, good := c.f.Int(f.Value, "while.max"); good {
 			if v < 1 || v > MaxWhile {
 				c.f.Errorf(f.Value, "while.max must be between 1 and %d, not %d", MaxWhile, v)
@@ -323,7 +349,7 @@ func (c *compiler) readRetry(st *stepInfo, n *yaml.Node) {
 		return
 	}
 	r := &plan.Retry{}
-	if f, ok := rf["attempts"]; ok {
+	if f, ok := rf.Lookup("attempts"); ok {
 		if v, good := c.f.Int(f.Value, "retry.attempts"); good {
 			if v < 1 || v > MaxAttempts {
 				c.f.Errorf(f.Value, "retry.attempts must be between 1 and %d, not %d", MaxAttempts, v)
@@ -331,16 +357,16 @@ func (c *compiler) readRetry(st *stepInfo, n *yaml.Node) {
 			r.Attempts = v
 		}
 	}
-	if d, ok := c.f.Duration(rf["backoff"].Value, "retry.backoff"); ok {
+	if d, ok := c.f.Duration(rf.Get("backoff").Value, "retry.backoff"); ok {
 		r.Backoff = plan.Duration(d)
 	}
-	if d, ok := c.f.Duration(rf["max_backoff"].Value, "retry.max_backoff"); ok {
+	if d, ok := c.f.Duration(rf.Get("max_backoff").Value, "retry.max_backoff"); ok {
 		r.MaxBackoff = plan.Duration(d)
 		if r.Backoff > 0 && r.MaxBackoff < r.Backoff {
-			c.f.Errorf(rf["max_backoff"].Value, "retry.max_backoff (%s) is shorter than retry.backoff (%s)", r.MaxBackoff.D(), r.Backoff.D())
+			c.f.Errorf(rf.Get("max_backoff").Value, "retry.max_backoff (%s) is shorter than retry.backoff (%s)", r.MaxBackoff.D(), r.Backoff.D())
 		}
 	}
-	for _, s := range c.f.Strings(rf["non_retryable"].Value, "retry.non_retryable") {
+	for _, s := range c.f.Strings(rf.Get("non_retryable").Value, "retry.non_retryable") {
 		if strings.TrimSpace(s.V) == "" {
 			c.f.Errorf(s.N, "retry.non_retryable entries are error type names; this one is empty")
 			continue
@@ -356,7 +382,7 @@ func (c *compiler) readOnError(st *stepInfo, n *yaml.Node) {
 	}
 	if n.Kind == yaml.MappingNode {
 		of := c.fields(n, onErrorObj, "on_error")
-		if s, ok := c.f.String(of["step"].Value, "on_error.step"); ok {
+		if s, ok := c.f.String(of.Get("step").Value, "on_error.step"); ok {
 			st.onErrorTo = s
 			st.step.OnError = plan.OnError{Action: plan.OnErrorStep, Step: s.V}
 		}

@@ -10,6 +10,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/tars-engine/tars/internal/diag"
 	"github.com/tars-engine/tars/plan/expr"
 )
 
@@ -17,36 +18,54 @@ import (
 // its strings as an expression of step st (nil for outputs) with the given
 // scope. Keys keep their YAML order, so the Plan reads like the source.
 func (c *compiler) templateJSON(n *yaml.Node, st *stepInfo, what string, sc scope) (json.RawMessage, bool) {
-	var b bytes.Buffer
-	ok := c.writeJSON(&b, n, what, func(s *yaml.Node) bool { return c.templateSites(s, st, what, sc) })
-	return b.Bytes(), ok
+	b := &c.jbuf
+	b.Reset()
+	ok := c.writeJSON(b, n, what, jsonStrings{st: st, sc: sc})
+	return c.keepJSON(b.Bytes()), ok
 }
 
 // literalJSON converts a YAML value that may not hold expressions.
 func (c *compiler) literalJSON(n *yaml.Node, what string) (json.RawMessage, bool) {
-	var b bytes.Buffer
-	ok := c.writeJSON(&b, n, what, func(s *yaml.Node) bool {
-		if expr.HasExpr(s.Value) {
-			c.f.Errorf(s, "%s is a literal value; ${...} is not evaluated here", what)
-			return false
-		}
-		return true
-	})
-	return b.Bytes(), ok
+	b := &c.jbuf
+	b.Reset()
+	ok := c.writeJSON(b, n, what, jsonStrings{literal: true})
+	return c.keepJSON(b.Bytes()), ok
 }
 
-func (c *compiler) writeJSON(b *bytes.Buffer, n *yaml.Node, what string, onString func(*yaml.Node) bool) bool {
+// jsonStrings says what writeJSON does with the strings it meets: report
+// a ${...} in a literal, or register the expressions of a template.
+type jsonStrings struct {
+	literal bool
+	st      *stepInfo
+	sc      scope
+}
+
+// keepJSON copies b into the compiler's arena: the Plan's JSON values are
+// slices of a few large blocks (without pointers, so the collector does
+// not scan them) instead of a buffer each.
+func (c *compiler) keepJSON(b []byte) json.RawMessage {
+	if len(b) > len(c.arena) {
+		c.arena = make([]byte, max(len(b), 16<<10))
+	}
+	out := c.arena[:len(b):len(b)]
+	copy(out, b)
+	c.arena = c.arena[len(b):]
+	return out
+}
+
+func (c *compiler) writeJSON(b *bytes.Buffer, n *yaml.Node, what string, strs jsonStrings) bool {
 	switch n.Kind {
 	case yaml.MappingNode:
 		b.WriteByte('{')
 		ok := true
-		for i, e := range c.f.Entries(n, what) {
+		var room [16]diag.Field
+		for i, e := range c.f.AppendEntries(room[:0], n, what) {
 			if i > 0 {
 				b.WriteByte(',')
 			}
 			writeJSONString(b, e.Key.Value)
 			b.WriteByte(':')
-			ok = c.writeJSON(b, e.Value, what, onString) && ok
+			ok = c.writeJSON(b, e.Value, what, strs) && ok
 		}
 		b.WriteByte('}')
 		return ok
@@ -57,7 +76,7 @@ func (c *compiler) writeJSON(b *bytes.Buffer, n *yaml.Node, what string, onStrin
 			if i > 0 {
 				b.WriteByte(',')
 			}
-			ok = c.writeJSON(b, e, what, onString) && ok
+			ok = c.writeJSON(b, e, what, strs) && ok
 		}
 		b.WriteByte(']')
 		return ok
@@ -100,7 +119,14 @@ func (c *compiler) writeJSON(b *bytes.Buffer, n *yaml.Node, what string, onStrin
 		default: // !!str, !!timestamp, !!binary: their text
 			writeJSONString(b, n.Value)
 			if n.Tag == "!!str" || n.Tag == "" {
-				return onString(n)
+				if strs.literal {
+					if expr.HasExpr(n.Value) {
+						c.f.Errorf(n, "%s is a literal value; ${...} is not evaluated here", what)
+						return false
+					}
+					return true
+				}
+				return c.templateSites(n, strs.st, what, strs.sc)
 			}
 		}
 		return true
@@ -116,6 +142,11 @@ func (c *compiler) writeJSON(b *bytes.Buffer, n *yaml.Node, what string, onStrin
 func writeJSONString(b *bytes.Buffer, s string) {
 	const hex = "0123456789abcdef"
 	b.WriteByte('"')
+	if plainJSON(s) {
+		b.WriteString(s)
+		b.WriteByte('"')
+		return
+	}
 	for i := 0; i < len(s); {
 		c := s[i]
 		if c < utf8.RuneSelf {
@@ -151,6 +182,18 @@ func writeJSONString(b *bytes.Buffer, s string) {
 		i += size
 	}
 	b.WriteByte('"')
+}
+
+// plainJSON reports whether s is ASCII that JSON carries unescaped (as
+// writeJSONString escapes).
+func plainJSON(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < 0x20 || c >= utf8.RuneSelf || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			return false
+		}
+	}
+	return true
 }
 
 // plainDecimal reports whether s is "0" or an optionally negative decimal

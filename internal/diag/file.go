@@ -158,7 +158,13 @@ func (f *File) Pos(n *yaml.Node) string {
 	if n == nil {
 		return f.Name + ":1:1"
 	}
-	return f.Name + ":" + strconv.Itoa(n.Line) + ":" + strconv.Itoa(n.Column)
+	var buf [128]byte
+	b := append(buf[:0], f.Name...)
+	b = append(b, ':')
+	b = strconv.AppendInt(b, int64(n.Line), 10)
+	b = append(b, ':')
+	b = strconv.AppendInt(b, int64(n.Column), 10)
+	return string(b)
 }
 
 // LinePos formats n's position as "line:col", for "first defined at" notes.
@@ -211,6 +217,60 @@ func (f *File) Mapping(n *yaml.Node, what string, allowed []string) map[string]F
 	return out
 }
 
+// Fields is a mapping's known fields in source order, with distinct keys.
+// A mapping holds a handful of keys: finding one by a scan costs less
+// than building a map for each.
+type Fields []Field
+
+// Get returns the field with key k (the zero Field when absent).
+func (fs Fields) Get(k string) Field {
+	for i := range fs {
+		if fs[i].Key.Value == k {
+			return fs[i]
+		}
+	}
+	return Field{}
+}
+
+// Lookup returns the field with key k and whether there is one.
+func (fs Fields) Lookup(k string) (Field, bool) {
+	for i := range fs {
+		if fs[i].Key.Value == k {
+			return fs[i], true
+		}
+	}
+	return Field{}, false
+}
+
+// Fields is Mapping returning the fields as Fields: the same checks and
+// faults, in the same order.
+func (f *File) Fields(n *yaml.Node, what string, allowed []string) Fields {
+	var room []Field
+	if n != nil && n.Kind == yaml.MappingNode {
+		room = make([]Field, 0, len(n.Content)/2)
+	}
+	return f.FieldsIn(room, n, what, allowed)
+}
+
+// FieldsIn is Fields keeping the fields in room, an empty slice the
+// caller provides (with capacity for n's keys, or they are appended).
+func (f *File) FieldsIn(room []Field, n *yaml.Node, what string, allowed []string) Fields {
+	all := f.AppendEntries(room[:0], n, what)
+	out := all[:0]
+	for _, fl := range all {
+		k := fl.Key.Value
+		if !slices.Contains(allowed, k) {
+			f.Errorf(fl.Key, "unknown key %q in %s%s", k, what, DidYouMean(k, allowed))
+			continue
+		}
+		out = append(out, fl)
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return out
+}
+
 // Entries checks that n is a mapping with distinct scalar keys and returns
 // its fields in order; the keys are free-form (names the user chooses).
 func (f *File) Entries(n *yaml.Node, what string) []Field {
@@ -221,7 +281,19 @@ func (f *File) Entries(n *yaml.Node, what string) []Field {
 		f.Errorf(n, "%s must be a mapping, not %s", what, Describe(n))
 		return nil
 	}
-	out := make([]Field, 0, len(n.Content)/2)
+	return f.AppendEntries(make([]Field, 0, len(n.Content)/2), n, what)
+}
+
+// AppendEntries is Entries appending the fields to out (which must be
+// empty), for a caller that has room for them.
+func (f *File) AppendEntries(out []Field, n *yaml.Node, what string) []Field {
+	if n == nil {
+		return out
+	}
+	if n.Kind != yaml.MappingNode {
+		f.Errorf(n, "%s must be a mapping, not %s", what, Describe(n))
+		return out
+	}
 	var seen map[string]*yaml.Node
 	if len(n.Content) > 16 {
 		seen = make(map[string]*yaml.Node, len(n.Content)/2)

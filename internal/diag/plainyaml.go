@@ -81,6 +81,29 @@ type plainParser struct {
 	indent    int // of the line nextContent stopped at
 	depth     int
 	slab      []yaml.Node
+	// kids holds the children of the collections being read, innermost
+	// last; a collection that ends takes its own from the top into one
+	// exact slice of ptrs, so that Content is not grown by appends.
+	kids []*yaml.Node
+	ptrs []*yaml.Node
+}
+
+// content returns the children pushed on p.kids since base as one slice
+// (nil when there are none, as yaml.v3 leaves it) and pops them.
+func (p *plainParser) content(base int) []*yaml.Node {
+	n := len(p.kids) - base
+	if n == 0 {
+		return nil
+	}
+	if len(p.ptrs) < n {
+		p.ptrs = make([]*yaml.Node, max(n, 1024))
+	}
+	out := p.ptrs[:n:n]
+	p.ptrs = p.ptrs[n:]
+	copy(out, p.kids[base:])
+	clear(p.kids[base:])
+	p.kids = p.kids[:base]
+	return out
 }
 
 // maxPlainKey is below the 1024 characters yaml.v3 allows a key.
@@ -92,7 +115,7 @@ const maxPlainDepth = 200
 
 func (p *plainParser) node(kind yaml.Kind, tag string, at int) *yaml.Node {
 	if len(p.slab) == 0 {
-		p.slab = make([]yaml.Node, 256)
+		p.slab = make([]yaml.Node, 512)
 	}
 	n := &p.slab[0]
 	p.slab = p.slab[1:]
@@ -194,6 +217,7 @@ func (p *plainParser) mapping(at int) (*yaml.Node, bool) {
 	indent := at - p.lineStart
 	m := p.node(yaml.MappingNode, "!!map", at)
 	p.i = at
+	base := len(p.kids)
 	for {
 		key, ok := p.blockKey()
 		if !ok {
@@ -203,12 +227,13 @@ func (p *plainParser) mapping(at int) (*yaml.Node, bool) {
 		if !ok {
 			return nil, false
 		}
-		m.Content = append(m.Content, key, val)
+		p.kids = append(p.kids, key, val)
 		more, ok := p.next(indent)
 		if !ok {
 			return nil, false
 		}
 		if !more {
+			m.Content = p.content(base)
 			return m, true
 		}
 	}
@@ -331,6 +356,7 @@ func (p *plainParser) sequence(at int, indentless bool) (*yaml.Node, bool) {
 	defer func() { p.depth-- }()
 	indent := at - p.lineStart
 	s := p.node(yaml.SequenceNode, "!!seq", at)
+	base := len(p.kids)
 	for {
 		p.i = p.lineStart + indent + 1
 		if p.i < len(p.src) && p.src[p.i] != ' ' && p.src[p.i] != '\n' {
@@ -346,17 +372,19 @@ func (p *plainParser) sequence(at int, indentless bool) (*yaml.Node, bool) {
 		if !ok {
 			return nil, false
 		}
-		s.Content = append(s.Content, item)
+		p.kids = append(p.kids, item)
 		more, ok := p.next(indent)
 		if !ok {
 			return nil, false
 		}
 		if !more {
+			s.Content = p.content(base)
 			return s, true
 		}
 		if !isDash(p.src, p.i) {
 			if indentless {
 				p.i = p.lineStart
+				s.Content = p.content(base)
 				return s, true
 			}
 			return nil, false
@@ -381,10 +409,18 @@ func plainStart(s string, i int) bool {
 	return true
 }
 
-var (
-	plainInt   = regexp.MustCompile(`^[-+]?(0|[1-9][0-9]{0,17})$`)
-	plainFloat = regexp.MustCompile(`^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$`)
-)
+var plainFloat = regexp.MustCompile(`^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$`)
+
+// isPlainInt matches ^[-+]?(0|[1-9][0-9]{0,17})$ without a regexp.
+func isPlainInt(v string) bool {
+	if v != "" && (v[0] == '-' || v[0] == '+') {
+		v = v[1:]
+	}
+	if v == "0" {
+		return true
+	}
+	return len(v) >= 1 && len(v) <= 18 && v[0] != '0' && allDigits(v)
+}
 
 // plainScalar makes the scalar src[at:end] with the tag yaml.v3 resolves
 // it to, or refuses one whose resolution it does not follow exactly.
@@ -403,7 +439,7 @@ func (p *plainParser) plainScalar(at, end int) (*yaml.Node, bool) {
 		switch {
 		case strings.IndexByte(v, '_') >= 0:
 			return nil, false
-		case plainInt.MatchString(v):
+		case isPlainInt(v):
 			tag = "!!int"
 		case allDigits(digits):
 			return nil, false // 0123 and the like
@@ -663,6 +699,7 @@ func (p *plainParser) flow(indent int) (*yaml.Node, bool) {
 		p.i++
 		return n, true
 	}
+	base := len(p.kids)
 	for {
 		if isMap {
 			from := p.i
@@ -685,7 +722,7 @@ func (p *plainParser) flow(indent int) (*yaml.Node, bool) {
 			if !ok {
 				return nil, false
 			}
-			n.Content = append(n.Content, key, val)
+			p.kids = append(p.kids, key, val)
 		} else {
 			item, ok := p.flowScalar(indent)
 			if !ok {
@@ -694,7 +731,7 @@ func (p *plainParser) flow(indent int) (*yaml.Node, bool) {
 			if p.i < len(p.src) && p.src[p.i] == ':' {
 				return nil, false // [a: b]
 			}
-			n.Content = append(n.Content, item)
+			p.kids = append(p.kids, item)
 		}
 		if !p.flowSpace(indent) {
 			return nil, false
@@ -702,6 +739,7 @@ func (p *plainParser) flow(indent int) (*yaml.Node, bool) {
 		switch p.src[p.i] {
 		case closer:
 			p.i++
+			n.Content = p.content(base)
 			return n, true
 		case ',':
 			p.i++

@@ -30,7 +30,9 @@ type Var struct {
 // time the interpreter uses New, where inputs and steps are plain maps.
 // A Checker caches results by source and is safe for concurrent use.
 type Checker struct {
-	env      *cel.Env
+	env      *cel.Env // once ready is closed; nil when envErr is set
+	envErr   error
+	ready    chan struct{}
 	vars     map[string]*cel.Type // declared qualified names and the base variables
 	closures map[string]signature // for the quick checker
 	mu       sync.Mutex
@@ -67,27 +69,56 @@ type Checked struct {
 // NewChecker builds a checker with the given closures (which must already
 // be valid, see CheckClosure) and typed declarations.
 func NewChecker(closures []plan.Closure, vars []Var) (*Checker, error) {
-	opts := baseOptions()
+	c := NewCheckerAsync(closures, vars)
+	if err := c.Err(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// NewCheckerAsync is NewChecker building CEL's environment in the
+// background (for many declarations it takes milliseconds): the quick
+// checker works at once, and an expression that needs CEL waits for the
+// environment. Err waits for it too and returns what NewChecker would
+// have; while it is not nil, what Check returns means nothing.
+func NewCheckerAsync(closures []plan.Closure, vars []Var) *Checker {
 	sigs := make(map[string]signature, len(closures))
+	for _, c := range closures {
+		sig := signature{params: make([]*cel.Type, len(c.Params))}
+		for i, p := range c.Params {
+			sig.params[i], _ = Type(p.Type) // closureFunction checks them
+		}
+		sig.ret, _ = Type(c.Returns)
+		sigs[c.Name] = sig
+	}
+	declared := make(map[string]*cel.Type, len(vars)+5)
+	declared[VarInputs] = cel.MapType(cel.StringType, cel.DynType)
+	declared[VarSteps] = cel.MapType(cel.StringType, cel.DynType)
+	declared[VarItem] = cel.DynType
+	declared[VarIndex] = cel.IntType
+	declared[VarOutput] = cel.DynType
+	for _, v := range vars {
+		if t, err := Type(v.Type); err == nil {
+			declared[v.Name] = t // else the environment fails
+		}
+	}
+	c := &Checker{vars: declared, closures: sigs, cache: map[string]*Checked{}, ready: make(chan struct{})}
+	go func() {
+		defer close(c.ready)
+		c.env, c.envErr = checkerEnv(closures, vars)
+	}()
+	return c
+}
+
+// checkerEnv builds the CEL environment of a Checker.
+func checkerEnv(closures []plan.Closure, vars []Var) (*cel.Env, error) {
+	opts := baseOptions()
 	for _, c := range closures {
 		fn, err := closureFunction(c, opts, nil)
 		if err != nil {
 			return nil, fmt.Errorf("closure %s: %w", c.Name, err)
 		}
 		opts = append(opts, fn)
-		sig := signature{params: make([]*cel.Type, len(c.Params))}
-		for i, p := range c.Params {
-			sig.params[i], _ = Type(p.Type) // closureFunction checked them
-		}
-		sig.ret, _ = Type(c.Returns)
-		sigs[c.Name] = sig
-	}
-	declared := map[string]*cel.Type{
-		VarInputs: cel.MapType(cel.StringType, cel.DynType),
-		VarSteps:  cel.MapType(cel.StringType, cel.DynType),
-		VarItem:   cel.DynType,
-		VarIndex:  cel.IntType,
-		VarOutput: cel.DynType,
 	}
 	for _, v := range vars {
 		t, err := Type(v.Type)
@@ -95,13 +126,15 @@ func NewChecker(closures []plan.Closure, vars []Var) (*Checker, error) {
 			return nil, fmt.Errorf("%s: %w", v.Name, err)
 		}
 		opts = append(opts, cel.Variable(v.Name, t))
-		declared[v.Name] = t
 	}
-	env, err := cel.NewEnv(opts...)
-	if err != nil {
-		return nil, err
-	}
-	return &Checker{env: env, vars: declared, closures: sigs, cache: map[string]*Checked{}}, nil
+	return cel.NewEnv(opts...)
+}
+
+// Err waits for the checker's CEL environment and returns the fault that
+// kept it from being built.
+func (c *Checker) Err() error {
+	<-c.ready
+	return c.envErr
 }
 
 // Check parses and type-checks src. The result is shared between calls
@@ -114,6 +147,9 @@ func (c *Checker) Check(src string) *Checked {
 		return r
 	}
 	if r = c.quick(src); r == nil {
+		if c.Err() != nil {
+			return &Checked{}
+		}
 		r = check(c.env, src)
 	}
 	c.mu.Lock()

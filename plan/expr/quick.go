@@ -47,8 +47,13 @@ type quickParser struct {
 	text  string // the token's text (for qOp the operator)
 	at    int    // the token's offset
 	depth int
-	uses  []Use
+	uses  [quickMaxUses]Use // the first nuses hold the references read
+	nuses int
 }
+
+// quickMaxUses bounds the references the quick checker records; an
+// expression with more goes to CEL.
+const quickMaxUses = 16
 
 // quick returns nil when it does not decide src.
 func (c *Checker) quick(src string) *Checked {
@@ -63,7 +68,32 @@ func (c *Checker) quick(src string) *Checked {
 	if t == nil || p.tok != qEOF {
 		return nil
 	}
-	return &Checked{Type: t, Uses: p.uses}
+	return p.result(t)
+}
+
+// result makes the Checked, its Uses in the same allocation when few.
+func (p *quickParser) result(t *cel.Type) *Checked {
+	switch p.nuses {
+	case 0:
+		return &Checked{Type: t}
+	case 1:
+		r := &struct {
+			Checked
+			u [1]Use
+		}{}
+		r.u[0] = p.uses[0]
+		r.Type, r.Uses = t, r.u[:]
+		return &r.Checked
+	case 2:
+		r := &struct {
+			Checked
+			u [2]Use
+		}{}
+		copy(r.u[:], p.uses[:2])
+		r.Type, r.Uses = t, r.u[:]
+		return &r.Checked
+	}
+	return &Checked{Type: t, Uses: append([]Use(nil), p.uses[:p.nuses]...)}
 }
 
 // next lexes one token; false means a token the quick checker does not
@@ -120,11 +150,36 @@ func (p *quickParser) next() bool {
 		p.tok, p.text, p.pos = qString, s[p.pos:end+1], end+1
 		return true
 	}
-	for _, op := range quickOps {
-		if strings.HasPrefix(s[p.pos:], op) {
-			p.tok, p.text, p.pos = qOp, op, p.pos+len(op)
-			return true
+	if op := quickOp(s[p.pos:]); op != "" {
+		p.tok, p.text, p.pos = qOp, op, p.pos+len(op)
+		return true
+	}
+	return false
+}
+
+// quickOp returns the operator of quickOps that s starts with, "" if none.
+func quickOp(s string) string {
+	if len(s) >= 2 {
+		switch s[:2] {
+		case "==", "!=", "<=", ">=", "&&", "||":
+			return s[:2]
 		}
+	}
+	switch s[0] {
+	case '<', '>', '+', '-', '*', '/', '%', '!', '(', ')', ',', '.':
+		return s[:1]
+	}
+	return ""
+}
+
+// reserved is reservedWords[s], without hashing s.
+func reserved(s string) bool {
+	switch s {
+	case "as", "break", "const", "continue", "else", "false",
+		"for", "function", "if", "import", "in", "let",
+		"loop", "package", "namespace", "null", "return",
+		"true", "var", "void", "while":
+		return true
 	}
 	return false
 }
@@ -256,7 +311,8 @@ func (p *quickParser) primary() *cel.Type {
 // name reads a literal, a reference (a.b.c) or a call of a closure.
 func (p *quickParser) name() *cel.Type {
 	at := p.at
-	segs := []string{p.text}
+	var segBuf [8]string
+	segs := append(segBuf[:0], p.text)
 	if !p.next() {
 		return nil
 	}
@@ -264,14 +320,14 @@ func (p *quickParser) name() *cel.Type {
 	case "true", "false":
 		return cel.BoolType
 	}
-	if reservedWords[segs[0]] {
+	if reserved(segs[0]) {
 		return nil
 	}
 	if p.is("(") {
 		return p.call(segs[0])
 	}
 	for p.is(".") {
-		if !p.next() || p.tok != qIdent || reservedWords[p.text] {
+		if !p.next() || p.tok != qIdent || reserved(p.text) {
 			return nil
 		}
 		segs = append(segs, p.text)
@@ -290,7 +346,11 @@ func (p *quickParser) name() *cel.Type {
 	if len(segs) > 1 {
 		u.Field = segs[1]
 	}
-	p.uses = append(p.uses, u)
+	if p.nuses == quickMaxUses {
+		return nil
+	}
+	p.uses[p.nuses] = u
+	p.nuses++
 	return t
 }
 
@@ -333,10 +393,24 @@ func (c *Checker) pathType(segs []string) *cel.Type {
 		return nil // undeclared: let CEL report it
 	}
 	n := 1
-	for i := len(segs); i > 1; i-- {
-		if dt, ok := c.vars[strings.Join(segs[:i], ".")]; ok {
-			t, n = dt, i
-			break
+	if len(segs) > 1 {
+		// The qualified names, longest first, are prefixes of one
+		// joined name: look them up without building a string each.
+		var buf [256]byte
+		name := append(buf[:0], segs[0]...)
+		var ends [8]int
+		endAt := ends[:0]
+		for i, s := range segs {
+			if i > 0 {
+				name = append(append(name, '.'), s...)
+			}
+			endAt = append(endAt, len(name))
+		}
+		for i := len(segs); i > 1; i-- {
+			if dt, ok := c.vars[string(name[:endAt[i-1]])]; ok {
+				t, n = dt, i
+				break
+			}
 		}
 	}
 	if n < len(segs) {

@@ -122,3 +122,26 @@ func TestQuickAgreesWithCELRandom(t *testing.T) {
 	}
 	assert.Greater(t, decided, n/10, "the generator should exercise accepted expressions too")
 }
+
+func TestQuickTablesAgree(t *testing.T) {
+	for w := range reservedWords {
+		if !reserved(w) {
+			t.Errorf("reserved(%q) is false", w)
+		}
+	}
+	for _, w := range []string{"", "a", "inputs", "steps", "Null", "iff"} {
+		if reserved(w) {
+			t.Errorf("reserved(%q) is true", w)
+		}
+	}
+	for _, op := range quickOps {
+		if got := quickOp(op + " x"); got != op {
+			t.Errorf("quickOp(%q) = %q", op+" x", got)
+		}
+	}
+	for _, s := range []string{"=", "&", "|", "?", "[", "x"} {
+		if got := quickOp(s); got != "" {
+			t.Errorf("quickOp(%q) = %q", s, got)
+		}
+	}
+}

@@ -25,14 +25,26 @@ func Split(s string) ([]Segment, error) {
 		}
 		return []Segment{{Lit: s}}, nil
 	}
-	var segs []Segment
+	return SplitAppend(make([]Segment, 0, 2*strings.Count(s, "${")+1), s)
+}
+
+// SplitAppend is Split appending the segments to segs (which must be
+// empty), for a caller that reuses them; unlike Split it does not treat a
+// string without "${" apart.
+func SplitAppend(segs []Segment, s string) ([]Segment, error) {
+	// A literal is a substring of s unless it holds a "$${": only then is
+	// it built in lit (its text up to from), with "${" for each.
 	var lit strings.Builder
-	litStart := 0
+	escaped := false
+	litStart, from := 0, 0
 	i := 0
 	for i < len(s) {
 		if strings.HasPrefix(s[i:], "$${") {
+			lit.WriteString(s[from:i])
 			lit.WriteString("${")
+			escaped = true
 			i += 3
+			from = i
 			continue
 		}
 		if !strings.HasPrefix(s[i:], "${") {
@@ -41,7 +53,6 @@ func Split(s string) ([]Segment, error) {
 			if j < 0 {
 				j = len(s) - i - 1
 			}
-			lit.WriteString(s[i : i+1+j])
 			i += 1 + j
 			continue
 		}
@@ -50,9 +61,13 @@ func Split(s string) ([]Segment, error) {
 		if err != nil {
 			return nil, err
 		}
-		if lit.Len() > 0 {
+		if escaped {
+			lit.WriteString(s[from:i])
 			segs = append(segs, Segment{Lit: lit.String(), Offset: litStart})
 			lit.Reset()
+			escaped = false
+		} else if i > from {
+			segs = append(segs, Segment{Lit: s[from:i], Offset: litStart})
 		}
 		src := s[start:end]
 		if strings.TrimSpace(src) == "" {
@@ -60,10 +75,13 @@ func Split(s string) ([]Segment, error) {
 		}
 		segs = append(segs, Segment{Expr: src, Offset: start, IsExpr: true})
 		i = end + 1
-		litStart = i
+		litStart, from = i, i
 	}
-	if lit.Len() > 0 {
+	if escaped {
+		lit.WriteString(s[from:])
 		segs = append(segs, Segment{Lit: lit.String(), Offset: litStart})
+	} else if len(s) > from {
+		segs = append(segs, Segment{Lit: s[from:], Offset: litStart})
 	}
 	return segs, nil
 }
