@@ -45,11 +45,15 @@ const (
 	DefaultShardSize = 1000
 	// shardSlotItems is the share of the concurrency one shard running at
 	// once gets: a step with concurrency c runs ceil(c/shardSlotItems)
-	// shards at once (at most maxShardSlots), so that one shard's last
-	// items overlap another's first ones and several workflow tasks run in
-	// parallel.
-	shardSlotItems = 50
-	maxShardSlots  = 8
+	// shards at once (at most maxShardSlots). Fewer, wider shards batch
+	// more completions into each workflow task: at concurrency 200 one
+	// shard of 200 did 304-309 items/s where four of 50 did 257-263 (the
+	// same 20,000 items, BENCHMARKS.md "Foreach at any size").
+	// shardSlotItemsV1 is the share runs recorded at version 1 of
+	// ChangeForeachShards use.
+	shardSlotItems   = 200
+	shardSlotItemsV1 = 50
+	maxShardSlots    = 8
 	// shardHistoryBytes: a shard continues as new when its history grows
 	// past this size, well under the server's 50 MB limit.
 	shardHistoryBytes = 8 << 20
@@ -182,11 +186,11 @@ func shardable(s *plan.Step) bool { return s.Kind != plan.KindApproval }
 // foreachShards runs the items of s in shards, at most limit items in
 // flight across them, and returns the outputs in item order (nil when
 // the run never reads them, see outputNeeded).
-func (r *run) foreachShards(ctx workflow.Context, s *plan.Step, st *StepView, items []any, limit int) ([]any, error) {
+func (r *run) foreachShards(ctx workflow.Context, s *plan.Step, st *StepView, items []any, limit, perSlot int) ([]any, error) {
 	size := r.shardSize()
 	n := (len(items) + size - 1) / size
 	bound := func(k int) int { return int(int64(k) * int64(len(items)) / int64(n)) } // even slices
-	shares := shardShares(n, limit)
+	shares := shardShares(n, limit, perSlot)
 	slots := len(shares)
 	keep := outputNeeded(r.p, s)
 	texts := stepTexts(r.p, s)
@@ -264,12 +268,21 @@ func (r *run) foreachShards(ctx workflow.Context, s *plan.Step, st *StepView, it
 	return outs, failure
 }
 
+// slotItems is the concurrency share of one shard slot at version v of
+// ChangeForeachShards.
+func slotItems(v workflow.Version) int {
+	if v == 1 {
+		return shardSlotItemsV1
+	}
+	return shardSlotItems
+}
+
 // shardShares splits a foreach's concurrency limit between the shards
-// that run at once (one entry each): ceil(limit/shardSlotItems) of them,
-// at most maxShardSlots and no more than the n shards or limit items.
-// The shares add up to limit.
-func shardShares(n, limit int) []int {
-	slots := max(1, min(n, limit, (limit+shardSlotItems-1)/shardSlotItems, maxShardSlots))
+// that run at once (one entry each): ceil(limit/perSlot) of them, at most
+// maxShardSlots and no more than the n shards or limit items. The shares
+// add up to limit.
+func shardShares(n, limit, perSlot int) []int {
+	slots := max(1, min(n, limit, (limit+perSlot-1)/perSlot, maxShardSlots))
 	shares := make([]int, slots)
 	for i := range shares {
 		shares[i] = limit / slots

@@ -17,18 +17,28 @@ import (
 func TestShardShares(t *testing.T) {
 	for _, tc := range []struct {
 		shards, limit int
+		v1            bool // version 1 of ChangeForeachShards
 		want          []int
 	}{
 		{shards: 5, limit: 1, want: []int{1}},
 		{shards: 5, limit: 10, want: []int{10}},
 		{shards: 5, limit: 50, want: []int{50}},
-		{shards: 5, limit: 51, want: []int{26, 25}},
-		{shards: 100, limit: 200, want: []int{50, 50, 50, 50}},
-		{shards: 2, limit: 200, want: []int{100, 100}},
-		{shards: 1000, limit: 1000, want: []int{125, 125, 125, 125, 125, 125, 125, 125}},
-		{shards: 100, limit: 203, want: []int{41, 41, 41, 40, 40}},
+		{shards: 5, limit: 51, v1: true, want: []int{26, 25}},
+		{shards: 5, limit: 51, want: []int{51}},
+		{shards: 100, limit: 200, v1: true, want: []int{50, 50, 50, 50}},
+		{shards: 100, limit: 200, want: []int{200}},
+		{shards: 2, limit: 200, v1: true, want: []int{100, 100}},
+		{shards: 2, limit: 400, want: []int{200, 200}},
+		{shards: 1000, limit: 1000, v1: true, want: []int{125, 125, 125, 125, 125, 125, 125, 125}},
+		{shards: 1000, limit: 1000, want: []int{200, 200, 200, 200, 200}},
+		{shards: 100, limit: 203, v1: true, want: []int{41, 41, 41, 40, 40}},
+		{shards: 100, limit: 203, want: []int{102, 101}},
 	} {
-		got := shardShares(tc.shards, tc.limit)
+		v := workflow.Version(2)
+		if tc.v1 {
+			v = 1
+		}
+		got := shardShares(tc.shards, tc.limit, slotItems(v))
 		assert.Equal(t, tc.want, got, "%d shards, limit %d", tc.shards, tc.limit)
 		sum := 0
 		for _, c := range got {

@@ -125,8 +125,10 @@ func (r *run) foreach(ctx workflow.Context, s *plan.Step, st *StepView) (any, er
 		limit = DefaultConcurrency
 	}
 	st.Items = len(items)
-	if len(items) > r.shardThreshold() && shardable(s) && workflow.GetVersion(ctx, ChangeForeachShards, workflow.DefaultVersion, 1) == 1 {
-		return r.foreachShards(ctx, s, st, items, limit)
+	if len(items) > r.shardThreshold() && shardable(s) {
+		if v := workflow.GetVersion(ctx, ChangeForeachShards, workflow.DefaultVersion, 2); v >= 1 {
+			return r.foreachShards(ctx, s, st, items, limit, slotItems(v))
+		}
 	}
 	var outs []any
 	var errs []error

@@ -54,6 +54,7 @@ const (
 	// type ShardWorkflow, each over a slice of the items (shard.go). It is
 	// asked only for such a foreach, so runs with smaller ones record
 	// nothing; histories recorded before it keep every item in the run.
-	// Version 1 = shards.
+	// Version 1 = shards, a shard at once per 50 of the concurrency;
+	// version 2 = one per 200 (fewer, wider shards: shard.go).
 	ChangeForeachShards = "tars-foreach-shards"
 )

@@ -90,8 +90,8 @@ func TestForeachShardsEndToEnd(t *testing.T) {
 	for i := range items {
 		items[i] = i
 	}
-	// 3 shards of 400 items, 2 at once (50 items each); a shard continues
-	// as new past 500 events.
+	// 3 shards of 400 items, one at once (concurrency 100); a shard
+	// continues as new past 500 events.
 	id := e.startShards(p, map[string]any{"items": items}, workflows.Options{ShardThreshold: 200, ShardSize: 400, HistoryLimit: 500})
 	res, err := e.result(id, 5*time.Minute)
 	require.NoError(t, err)
@@ -179,14 +179,15 @@ func TestForeachShardsEndToEnd(t *testing.T) {
 // more than the step's concurrency, and do overlap more than one shard's
 // share (the shards run at once).
 func TestForeachShardsConcurrency(t *testing.T) {
-	e := newTestEnv(t, "native")
-	const limit = 60 // two shards at once, 30 items each
+	e := newTestEnv(t)
+	e.startNative(600) // more slots than the step's limit: the limit binds
+	const limit = 260  // two shards at once (one per 200), 130 items each
 	p := e.compileSource(t, "shards-sleep.yaml", fmt.Sprintf(shardsMetascript, limit, "sleep", `{duration: "300ms"}`))
-	items := make([]any, 240)
+	items := make([]any, 520)
 	for i := range items {
 		items[i] = fmt.Sprintf("i%d", i)
 	}
-	id := e.startShards(p, map[string]any{"items": items}, workflows.Options{ShardThreshold: 100, ShardSize: 60})
+	id := e.startShards(p, map[string]any{"items": items}, workflows.Options{ShardThreshold: 100, ShardSize: 130})
 	res, err := e.result(id, 5*time.Minute)
 	require.NoError(t, err)
 	assert.Equal(t, 4, res.Steps[0].ShardsDone)
@@ -215,7 +216,7 @@ func TestForeachShardsConcurrency(t *testing.T) {
 			}
 		}
 	}
-	require.Equal(t, 240, completed)
+	require.Equal(t, 520, completed)
 	// A completion at the same instant as a scheduling came first: the
 	// interpreter schedules an item only after it saw one complete.
 	sort.SliceStable(edges, func(i, j int) bool {
