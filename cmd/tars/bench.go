@@ -71,6 +71,12 @@ prints the medians:
   latency     50 one-step runs one at a time on an idle server
   mixed       a foreach on every pool this machine serves (tars dev only)
   loop        3,000 turns of one step, continuing as new (tars dev only, once)
+  foreach-1k  one step over 1,000 native echo items, 200 at once (TARS, once):
+              the reference rate for foreach-100k
+  foreach-100k  100,000 items, 200 at once, in shards of 1,000 (child
+              workflows); checked against foreach-1k's items/s (>= 0.8x)
+  foreach-1m  1,000,000 items in 1,000 shards: only when named; its 6.9 MB
+              input needs external storage (--store-dir DIR, or tars dev's)
 
 Sides: "tars" is the compiled metascript (interpreter and pools); "go" the
 same work as a hand-written Go workflow and activity, with the same activity
@@ -82,7 +88,9 @@ from first submit to last result; peak RSS is this process (servers and
 workers), plus the CLI server's own.`,
 		Example: `  tars bench
   tars bench --workloads sequential,foreach --runs 5 --json bench.json
-  tars bench --compare-cli ~/go/bin/temporal --cpuprofile bench.pprof`,
+  tars bench --compare-cli ~/go/bin/temporal --cpuprofile bench.pprof
+  tars bench --workloads foreach-1k,foreach-100k --runs 1 --compare-cli none
+  tars bench --workloads foreach-1m --runs 1 --compare-cli none --store-dir /tmp/tars-blobs`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
@@ -90,7 +98,7 @@ workers), plus the CLI server's own.`,
 			return runBench(ctx, g, f, cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},
 	}
-	c.Flags().StringVar(&f.workloads, "workloads", "all", "comma-separated workloads: "+strings.Join(bench.Workloads, ", "))
+	c.Flags().StringVar(&f.workloads, "workloads", "all", "comma-separated workloads: "+strings.Join(bench.Workloads, ", ")+"; only when named: "+strings.Join(bench.Extra, ", "))
 	c.Flags().StringVar(&f.jsonFile, "json", "", "also write the report as JSON to this file")
 	c.Flags().IntVar(&f.runs, "runs", 3, "rounds per workload; each round runs TARS and hand-written once, alternating which goes first")
 	c.Flags().StringVar(&f.compareCLI, "compare-cli", "auto", `temporal CLI whose "server start-dev" (defaults) to compare against; "auto": temporal on PATH or in $GOPATH/bin, else the embedded server untuned; "none": no comparison`)
