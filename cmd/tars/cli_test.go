@@ -2,6 +2,7 @@ package main
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -74,6 +75,17 @@ func TestLinksNameTheRealUI(t *testing.T) {
 
 	g.uiURL = "https://ui.example/"
 	assert.Equal(t, "https://ui.example/namespaces/default/workflows/r1", g.runLink("r1"), "--ui wins")
+
+	// A tars dev that died without removing its state file: its UI is
+	// not named, the convention is used instead.
+	exited := exec.Command(os.Args[0], "-test.run=^$")
+	require.NoError(t, exited.Run())
+	assert.False(t, processAlive(exited.Process.Pid), "a process that has exited")
+	assert.True(t, processAlive(os.Getpid()))
+	g = &globals{address: "127.0.0.1:7298", namespace: "default"}
+	_, err = writeDevState(devState{PID: exited.Process.Pid, Address: g.address, UI: "http://127.0.0.1:9556"})
+	require.NoError(t, err)
+	assert.Equal(t, "http://127.0.0.1:8298/namespaces/default/workflows/r1", g.runLink("r1"), "a stale state file is ignored")
 }
 
 func TestTemporalClientConfigProfiles(t *testing.T) {

@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 )
 
 // devState is what a running tars dev leaves for the other commands on this
@@ -57,7 +56,7 @@ func readDevState(address string) (devState, bool) {
 		return st, false
 	}
 	// A tars dev killed without cleaning up leaves its file behind.
-	if st.PID <= 0 || syscall.Kill(st.PID, 0) == syscall.ESRCH {
+	if !processAlive(st.PID) {
 		return st, false
 	}
 	return st, true
