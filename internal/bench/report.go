@@ -124,16 +124,27 @@ func (r *Report) AddChecks() {
 		r.Checks = append(r.Checks, newCheck(fmt.Sprintf("one-step p50 on idle %s, TARS (ms)", main), a.P50Ms, "<=", MaxLatencyP50))
 	}
 	wide := r.Row(ForeachWide, main, ImplTARS)
-	for _, w := range []string{ForeachLarge, ForeachHuge} {
-		if a := r.Row(w, main, ImplTARS); a != nil && wide != nil && wide.ActivitiesPerSec > 0 {
-			r.Checks = append(r.Checks, newCheck(fmt.Sprintf("%s ÷ %s items/s on %s (in shards, concurrency %d)", w, ForeachWide, main, LargeConcurrency),
-				a.ActivitiesPerSec/wide.ActivitiesPerSec, ">=", MinLargeForeachRatio))
-		}
+	if wide == nil || wide.ActivitiesPerSec <= 0 {
+		return
 	}
+	if a := r.Row(ForeachLarge, main, ImplTARS); a != nil {
+		r.Checks = append(r.Checks, newCheck(largeForeachCheck(ForeachLarge, main),
+			a.ActivitiesPerSec/wide.ActivitiesPerSec, ">=", MinLargeForeachRatio))
+	}
+	// A million items has no rate target, only a time to record (issue
+	// 12): the ratio is shown beside it, for comparison.
+	if a := r.Row(ForeachHuge, main, ImplTARS); a != nil {
+		r.Checks = append(r.Checks, info(largeForeachCheck(ForeachHuge, main), a.ActivitiesPerSec/wide.ActivitiesPerSec))
+	}
+}
+
+func largeForeachCheck(w, server string) string {
+	return fmt.Sprintf("%s ÷ %s items/s on %s (in shards, concurrency %d)", w, ForeachWide, server, LargeConcurrency)
 }
 
 // MinLargeForeachRatio: a foreach of 100,000 items keeps at least this
 // share of the items/s of one of 1,000 (issue 12: cost grows linearly).
+// foreach-1m's ratio is shown without a target.
 const MinLargeForeachRatio = 0.8
 
 // info is a figure worth showing beside the checks that has no target.

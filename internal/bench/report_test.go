@@ -70,6 +70,35 @@ func TestAddChecks(t *testing.T) {
 	assert.Len(t, r.Checks, len(tests), "no check where a row is missing (foreach: no TARS row on start-dev, no hand-written one)")
 }
 
+// The 100,000-item foreach has a target against the 1,000-item one; the
+// million-item one has only a time to record, so its ratio is shown
+// without a target and a slow million never reads as a miss.
+func TestLargeForeachChecks(t *testing.T) {
+	tarsDev := []Server{{Name: "tars dev"}}
+	r := &Report{Servers: tarsDev, Rows: []Row{
+		{Workload: ForeachWide, Server: "tars dev", Impl: ImplTARS, ActivitiesPerSec: 600},
+		{Workload: ForeachLarge, Server: "tars dev", Impl: ImplTARS, ActivitiesPerSec: 420},
+		{Workload: ForeachHuge, Server: "tars dev", Impl: ImplTARS, ActivitiesPerSec: 390},
+	}}
+	r.AddChecks()
+	got := map[string]Check{}
+	for _, c := range r.Checks {
+		got[c.Name] = c
+	}
+	large := got["foreach-100k ÷ foreach-1k items/s on tars dev (in shards, concurrency 200)"]
+	assert.InDelta(t, 0.7, large.Value, 1e-9)
+	assert.False(t, large.Met, "0.7 is under the 0.8 target")
+	assert.Equal(t, ">=", large.Op)
+	huge := got["foreach-1m ÷ foreach-1k items/s on tars dev (in shards, concurrency 200)"]
+	assert.InDelta(t, 0.65, huge.Value, 1e-9)
+	assert.True(t, huge.Met)
+	assert.Empty(t, huge.Op, "no target for a million items")
+
+	r = &Report{Servers: tarsDev, Rows: r.Rows[1:]}
+	r.AddChecks()
+	assert.Empty(t, r.Checks, "no ratio without the 1,000-item reference")
+}
+
 func TestRatioPairsRounds(t *testing.T) {
 	each := func(v ...float64) []Figure {
 		out := make([]Figure, len(v))
