@@ -44,6 +44,25 @@ func (e *testEnv) startNative(capacity int, tools ...native.Tool) *workers.Host 
 	return h
 }
 
+// waitLive waits until the server counts each runtime's pool live: a
+// worker's pollers show only once their first poll has reached the
+// server, a moment after the worker starts.
+func (e *testEnv) waitLive(runtimes ...string) {
+	e.t.Helper()
+	require.Eventually(e.t, func() bool {
+		live, err := e.g.livePools(context.Background())
+		if err != nil {
+			return false
+		}
+		for _, rt := range runtimes {
+			if !live[rt] {
+				return false
+			}
+		}
+		return true
+	}, 10*time.Second, 50*time.Millisecond, "pools %v never counted live", runtimes)
+}
+
 func (e *testEnv) startWith(p *plan.Plan, o workflows.Options) string {
 	e.t.Helper()
 	o.QueuePrefix = e.g.queuePrefix
@@ -116,9 +135,7 @@ func TestBusyPoolQueuesSteps(t *testing.T) {
 func TestLivenessFollowsPollers(t *testing.T) {
 	e := newTestEnv(t)
 	h := e.startNative(4)
-	live, err := e.g.livePools(context.Background())
-	require.NoError(t, err)
-	require.True(t, live["native"])
+	e.waitLive("native")
 	h.Stop()
 	gone := time.Now()
 	require.Eventually(t, func() bool {

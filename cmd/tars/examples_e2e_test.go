@@ -199,6 +199,7 @@ func TestRoutingFallbackOnServer(t *testing.T) {
 // each step would go now, and why.
 func TestPlanExplainOnServer(t *testing.T) {
 	e := newTestEnv(t, "native", "wasm")
+	e.waitLive("native", "wasm")
 	live, err := e.g.livePools(context.Background())
 	require.NoError(t, err)
 	assert.Equal(t, map[string]bool{"native": true, "wasm": true, "hyperlight": false, "cuda": false}, live)
