@@ -123,18 +123,16 @@ func (r *Report) AddChecks() {
 	if a := r.Row(Latency, main, ImplTARS); a != nil {
 		r.Checks = append(r.Checks, newCheck(fmt.Sprintf("one-step p50 on idle %s, TARS (ms)", main), a.P50Ms, "<=", MaxLatencyP50))
 	}
-	wide := r.Row(ForeachWide, main, ImplTARS)
-	if wide == nil || wide.ActivitiesPerSec <= 0 {
-		return
-	}
-	if a := r.Row(ForeachLarge, main, ImplTARS); a != nil {
-		r.Checks = append(r.Checks, newCheck(largeForeachCheck(ForeachLarge, main),
-			a.ActivitiesPerSec/wide.ActivitiesPerSec, ">=", MinLargeForeachRatio))
-	}
-	// A million items has no rate target, only a time to record (issue
-	// 12): the ratio is shown beside it, for comparison.
-	if a := r.Row(ForeachHuge, main, ImplTARS); a != nil {
-		r.Checks = append(r.Checks, info(largeForeachCheck(ForeachHuge, main), a.ActivitiesPerSec/wide.ActivitiesPerSec))
+	if wide := r.Row(ForeachWide, main, ImplTARS); wide != nil && wide.ActivitiesPerSec > 0 {
+		if a := r.Row(ForeachLarge, main, ImplTARS); a != nil {
+			r.Checks = append(r.Checks, newCheck(largeForeachCheck(ForeachLarge, main),
+				a.ActivitiesPerSec/wide.ActivitiesPerSec, ">=", MinLargeForeachRatio))
+		}
+		// A million items has no rate target, only a time to record
+		// (issue 12): the ratio is shown beside it, for comparison.
+		if a := r.Row(ForeachHuge, main, ImplTARS); a != nil {
+			r.Checks = append(r.Checks, info(largeForeachCheck(ForeachHuge, main), a.ActivitiesPerSec/wide.ActivitiesPerSec))
+		}
 	}
 }
 
